@@ -1,0 +1,120 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from workspaces import services
+from workspaces.forms import RolesField
+from workspaces.models import Membership, Workspace
+
+
+class MembershipInline(admin.TabularInline):
+    """Members at a glance; changes go through the Membership admin and its services."""
+
+    model = Membership
+    fk_name = "workspace"
+    fields = ["user", "roles_display", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="roles")
+    def roles_display(self, membership):
+        return membership.get_roles_display()
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "member_count", "created_at", "created_by"]
+    search_fields = ["name", "slug", "description"]
+    list_filter = ["created_at"]
+    date_hierarchy = "created_at"
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(ordering="member_count", description="members")
+    def member_count(self, workspace):
+        return workspace.member_count
+
+    def get_readonly_fields(self, request, obj=None):
+        # The slug is in every link to the workspace; it does not change after creation.
+        return ["slug", "created_at", "created_by"] if obj else ["created_at", "created_by"]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.update_workspace(workspace=obj, name=obj.name,
+                                      description=obj.description, by=request.user)
+        else:
+            created = services.create_workspace(name=obj.name, slug=obj.slug,
+                                                description=obj.description, by=request.user)
+            obj.pk = created.pk
+            obj.created_at = created.created_at
+
+
+class MembershipAdminForm(forms.ModelForm):
+    roles = RolesField()
+
+    class Meta:
+        model = Membership
+        fields = ["workspace", "user", "roles"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and "roles" in cleaned:
+            services.ensure_an_owner_remains(membership=self.instance,
+                                             new_roles=cleaned["roles"])
+        return cleaned
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
+    list_display = ["user", "workspace", "roles_display", "created_at", "created_by"]
+    list_filter = ["workspace"]
+    search_fields = ["user__username", "user__email", "workspace__name", "workspace__slug"]
+    list_select_related = ["user", "workspace", "created_by"]
+    autocomplete_fields = ["user", "workspace"]
+
+    @admin.display(description="roles")
+    def roles_display(self, membership):
+        return membership.get_roles_display()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["workspace", "user"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.change_member_roles(membership=Membership.objects.get(pk=obj.pk),
+                                         roles=form.cleaned_data["roles"], by=request.user)
+        else:
+            created = services.add_member(workspace=obj.workspace, user=obj.user,
+                                          roles=form.cleaned_data["roles"], by=request.user)
+            obj.pk = created.pk
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None:
+            try:
+                services.ensure_an_owner_remains(membership=obj, new_roles=[])
+            except ValidationError:
+                return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        services.remove_member(membership=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("workspace", "user"):
+            try:
+                services.remove_member(membership=membership, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{membership}: {' '.join(error.messages)}",
+                                  messages.ERROR)

@@ -1,0 +1,115 @@
+"""Every change to workspaces and memberships, one function per action.
+
+Each checks permission first, runs in one transaction and writes its audit entry in
+that transaction. Views, the admin, management commands and tests all call these.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from tre import audit
+from tre.permissions import MANAGE_MEMBERS, Role, authorize
+from workspaces.models import Membership, Workspace, validate_roles
+
+
+def _normalise_roles(roles) -> list[str]:
+    # Stored in the declaration's order so equal sets of roles compare equal.
+    roles = list(roles)
+    validate_roles(roles)
+    return [role for role in Role.values if role in roles]
+
+
+def create_workspace(*, name: str, by, slug: str = "", description: str = "") -> Workspace:
+    if not (by and by.is_active and by.is_staff and by.has_perm("workspaces.add_workspace")):
+        raise PermissionDenied("Only site admins create workspaces.")
+    slug = slugify(slug or name)
+    if not slug:
+        raise ValidationError({"slug": "The workspace needs a name made of letters or digits."})
+    if Workspace.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A workspace with the address '{slug}' already exists."})
+    with transaction.atomic():
+        workspace = Workspace.objects.create(
+            name=name, slug=slug, description=description, created_by=by
+        )
+        audit.record(action="workspace.created", by=by, target=workspace,
+                     details={"name": name, "slug": slug})
+    return workspace
+
+
+def update_workspace(*, workspace: Workspace, name: str, description: str, by) -> Workspace:
+    if not (by and by.is_active and by.is_staff and by.has_perm("workspaces.change_workspace")):
+        raise PermissionDenied("Only site admins change a workspace's details.")
+    with transaction.atomic():
+        before = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        changed = {field: {"before": getattr(before, field), "after": value}
+                   for field, value in [("name", name), ("description", description)]
+                   if getattr(before, field) != value}
+        if not changed:
+            return before
+        workspace.name, workspace.description = name, description
+        workspace.save(update_fields=["name", "description"])
+        audit.record(action="workspace.changed", by=by, target=workspace,
+                     details={"changed": sorted(changed)})
+    return workspace
+
+
+def add_member(*, workspace: Workspace, user, roles, by) -> Membership:
+    authorize(by, MANAGE_MEMBERS, workspace)
+    roles = _normalise_roles(roles)
+    if not user.is_active:
+        raise ValidationError(f"{user.get_username()} is deactivated and cannot join.")
+    with transaction.atomic():
+        if Membership.objects.select_for_update().filter(workspace=workspace, user=user).exists():
+            raise ValidationError(f"{user.get_username()} is already a member.")
+        membership = Membership.objects.create(
+            workspace=workspace, user=user, roles=roles, created_by=by
+        )
+        audit.record(action="membership.added", by=by, target=membership, workspace=workspace,
+                     details={"user": user.get_username(), "roles": roles})
+    return membership
+
+
+def ensure_an_owner_remains(*, membership: Membership, new_roles) -> None:
+    """Refuse a change that would leave the workspace with nobody to manage it."""
+    if Role.OWNER not in membership.roles or Role.OWNER in new_roles:
+        return
+    other_owners = sum(
+        Role.OWNER in roles
+        for roles in membership.workspace.memberships.select_for_update()
+        .exclude(pk=membership.pk)
+        .values_list("roles", flat=True)
+    )
+    if not other_owners:
+        raise ValidationError("A workspace must keep at least one owner.")
+
+
+def change_member_roles(*, membership: Membership, roles, by) -> Membership:
+    workspace = membership.workspace
+    authorize(by, MANAGE_MEMBERS, workspace)
+    roles = _normalise_roles(roles)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        before = list(membership.roles)
+        if before == roles:
+            return membership
+        ensure_an_owner_remains(membership=membership, new_roles=roles)
+        membership.roles = roles
+        membership.save(update_fields=["roles", "updated_at"])
+        audit.record(action="membership.roles_changed", by=by, target=membership,
+                     workspace=workspace,
+                     details={"user": membership.user.get_username(),
+                              "before": before, "after": roles})
+    return membership
+
+
+def remove_member(*, membership: Membership, by) -> None:
+    workspace = membership.workspace
+    authorize(by, MANAGE_MEMBERS, workspace)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        ensure_an_owner_remains(membership=membership, new_roles=[])
+        audit.record(action="membership.removed", by=by, target=membership, workspace=workspace,
+                     details={"user": membership.user.get_username(),
+                              "roles": membership.roles})
+        membership.delete()
