@@ -1,9 +1,11 @@
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
 
+@login_required
 def home(request):
     return redirect("workspaces:list")
 

@@ -60,7 +60,8 @@ class Command(BaseCommand):
                 else:
                     services.change_member_roles(membership=membership, roles=roles, by=admin)
 
-        self.stdout.write(self.style.SUCCESS(f"Demo workspace: {workspace.name} (/{workspace.slug})"))
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo workspace: {workspace.name} (/workspaces/{workspace.slug}/)"))
         self.stdout.write("Demo users (passwords are new on every run):")
         roles_of = {name: ", ".join(Role(r).label for r in spec[2])
                     for name, spec in DEMO_USERS.items()}

@@ -1,0 +1,76 @@
+# The portal's image: web (gunicorn, the default command), Celery worker and
+# one-shot management commands all run from it. See docs/deployment.md.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The project runs from its source in /app rather than being pip-installed:
+# settings find templates/ and static/ relative to tre/, and the Celery worker
+# imports the apps (accounts, workspaces, jobs) by top-level name, so /app must
+# be on the path whatever the current directory.
+ENV PYTHONPATH=/app \
+    TRE_DATA_DIR=/data
+
+# gunicorn reads its worker count from WEB_CONCURRENCY; override it per deployment.
+ENV WEB_CONCURRENCY=3
+
+# bubblewrap: the sandbox that runs researchers' scripts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --system --gid 10001 tre \
+    && useradd --system --uid 10001 --gid tre --create-home --home-dir /home/tre \
+       --shell /usr/sbin/nologin tre \
+    && mkdir /data \
+    && chown tre:tre /data
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml
+# changes, not on every change to the code.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+       > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The code stays owned by root: the portal's user may read it, not change it.
+COPY manage.py ./
+COPY tre ./tre
+COPY accounts ./accounts
+COPY workspaces ./workspaces
+COPY jobs ./jobs
+COPY templates ./templates
+COPY static ./static
+
+USER tre
+
+# Production settings refuse to load without a real-looking secret key and
+# allowed hosts; these throwaway values exist for this one step only and are
+# never used at runtime (no ENV). STATIC_ROOT is /data/staticfiles, so this
+# fills the tre-data volume the first time it is created; the compose file's
+# migrate service runs collectstatic again to refresh an existing volume.
+RUN DJANGO_ENV=production \
+    DJANGO_DEBUG=false \
+    DJANGO_SECRET_KEY=collectstatic-only-throwaway-build-key-never-used-at-runtime \
+    DJANGO_ALLOWED_HOSTS=build.invalid \
+    python manage.py collectstatic --no-input
+
+# Uploaded and derived files (and the collected static files) live here.
+VOLUME ["/data"]
+
+EXPOSE 8000
+
+# The Host header is the first concrete name in DJANGO_ALLOWED_HOSTS, so the
+# check passes whatever host names the deployment allows (not only 127.0.0.1).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as r; hosts = [h.strip().lstrip('.') for h in os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',') if h.strip() not in ('', '*')]; r.urlopen(r.Request('http://127.0.0.1:8000/health/', headers={'Host': (hosts or ['127.0.0.1'])[0]}), timeout=8)"]
+
+# --worker-tmp-dir: gunicorn's heartbeat files on tmpfs, not the overlay filesystem.
+CMD ["gunicorn", "tre.wsgi:application", \
+     "--bind", "0.0.0.0:8000", \
+     "--access-logfile", "-", \
+     "--worker-tmp-dir", "/dev/shm"]

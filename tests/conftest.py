@@ -1,0 +1,131 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tre.permissions import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def workspace(db):
+    return WorkspaceFactory(name="Cardiac study", slug="cardiac")
+
+
+@pytest.fixture
+def other_workspace(db):
+    return WorkspaceFactory(name="Oncology study", slug="oncology")
+
+
+def _member(workspace, username, *roles):
+    user = UserFactory(username=username)
+    MembershipFactory(workspace=workspace, user=user, roles=[role.value for role in roles])
+    return user
+
+
+@pytest.fixture
+def owner(workspace):
+    return _member(workspace, "olu", Role.OWNER)
+
+
+@pytest.fixture
+def researcher(workspace):
+    return _member(workspace, "rae", Role.RESEARCHER)
+
+
+@pytest.fixture
+def checker(workspace):
+    return _member(workspace, "chen", Role.OUTPUT_CHECKER)
+
+
+@pytest.fixture
+def outsider(other_workspace):
+    """A member of another workspace: a real user with real roles, just not here."""
+    return _member(other_workspace, "otto", Role.OWNER, Role.RESEARCHER, Role.OUTPUT_CHECKER)
+
+
+@pytest.fixture
+def site_admin(db):
+    return get_user_model().objects.create_superuser(
+        "ada", "ada@example.org", "correct-horse-battery-staple"
+    )
+
+
+# --- a real broker and a real worker -------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """REDIS_URL when set (CI's server), else an embedded Redis for this session."""
+    from tre import celery_app
+    from tre.embedded_redis import embedded_redis
+
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with embedded_redis() as url:
+        celery_app.conf.update(broker_url=url, result_backend=url)
+        yield url
+
+
+def database_url_for_worker() -> str:
+    """The URL of the test database this session created, for a worker process."""
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict["USER"] or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
+    auth = f"{user}{password}@" if user else ""
+    return (f"postgres://{auth}{settings_dict['HOST'] or '127.0.0.1'}:"
+            f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+
+
+class WorkerProcess:
+    def __init__(self, popen, log_path):
+        self.popen = popen
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(redis_url, django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the real broker and the session's test database."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url_for_worker(),
+           "DJANGO_SETTINGS_MODULE": "tre.settings"}
+    with open(log_path, "w") as log:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--loglevel", "INFO",
+             "--concurrency", "1", "--pool", "prefork", "--without-mingle", "--without-gossip",
+             "--hostname", f"tests-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    worker = WorkerProcess(popen, log_path)
+    deadline = time.monotonic() + 60
+    while "ready." not in worker.log():
+        if popen.poll() is not None or time.monotonic() > deadline:
+            popen.kill()
+            pytest.fail(f"The Celery worker did not start:\n{worker.log()[-3000:]}")
+        time.sleep(0.2)
+    yield worker
+    popen.terminate()
+    try:
+        popen.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness buys nothing in tests and costs seconds per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,38 @@
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+
+from tre.audit import verify_chain
+from tre.permissions import MANAGE_MEMBERS, VIEW_WORKSPACE, may
+from workspaces.models import Workspace
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_has_a_user_for_each_role_who_can_sign_in(capsys):
+    call_command("seed_demo", password="demo-password-123")
+    output = capsys.readouterr().out
+
+    workspace = Workspace.objects.get(slug="demo")
+    users = {user.username: user for user in get_user_model().objects.all()}
+    assert may(users["owner"], MANAGE_MEMBERS, workspace)
+    assert may(users["researcher"], VIEW_WORKSPACE, workspace)
+    assert not may(users["researcher"], MANAGE_MEMBERS, workspace)
+    assert may(users["checker"], VIEW_WORKSPACE, workspace)
+    assert users["admin"].is_superuser
+    for username in ["admin", "owner", "researcher", "checker", "checker2"]:
+        assert authenticate(username=username, password="demo-password-123") is not None
+        assert username in output
+
+
+def test_running_it_again_refreshes_passwords_and_keeps_one_workspace(capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    call_command("seed_demo")
+    second = capsys.readouterr().out
+    assert Workspace.objects.filter(slug="demo").count() == 1
+    password_of = {line.split()[0]: line.split()[1] for line in first.splitlines()
+                   if line.startswith("  ")}
+    assert authenticate(username="owner", password=password_of["owner"]) is None
+    assert password_of["owner"] not in second
+    assert verify_chain().is_intact

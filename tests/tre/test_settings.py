@@ -1,0 +1,58 @@
+"""Production mode refuses unsafe settings; each case starts a fresh interpreter."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_KEY = "k" * 64
+
+
+def load_settings(**env):
+    clean = {key: value for key, value in os.environ.items()
+             if not key.startswith(("DJANGO_", "TRE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", "import tre.settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"],
+        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+    )
+    return result
+
+
+def test_development_defaults_are_safe_and_local():
+    result = load_settings()
+    assert result.returncode == 0, result.stderr
+    assert "True ['127.0.0.1', 'localhost', '[::1]']" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "tre.example.org"}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_ALLOWED_HOSTS": "tre.example.org", "DJANGO_SECRET_KEY": "short"},
+         "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_ALLOWED_HOSTS": "tre.example.org", "DJANGO_SECRET_KEY": GOOD_KEY,
+          "DJANGO_DEBUG": "true"}, "DJANGO_DEBUG must be off"),
+        ({"DJANGO_SECRET_KEY": GOOD_KEY}, "DJANGO_ALLOWED_HOSTS must name"),
+    ],
+)
+def test_production_refuses_unsafe_settings(env, complaint):
+    result = load_settings(DJANGO_ENV="production", **env)
+    assert result.returncode != 0
+    assert "Refusing to start in production mode" in result.stderr
+    assert complaint in result.stderr
+
+
+def test_production_starts_with_safe_settings():
+    result = load_settings(DJANGO_ENV="production", DJANGO_SECRET_KEY=GOOD_KEY,
+                           DJANGO_ALLOWED_HOSTS="tre.example.org")
+    assert result.returncode == 0, result.stderr
+    assert "False ['tre.example.org']" in result.stdout
+
+
+def test_a_malformed_boolean_is_an_error_not_a_guess():
+    result = load_settings(DJANGO_DEBUG="perhaps")
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG must be a boolean" in result.stderr
