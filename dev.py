@@ -94,12 +94,31 @@ def demo() -> int:
         manage("seed_demo", env=env)
         address = env.get("TRE_DEMO_ADDRESS", "127.0.0.1:8000")
         try:
-            children.append(subprocess.Popen(
-                [VENV_PYTHON, "-m", "celery", "-A", "tre", "worker", "--loglevel", "INFO",
-                 "--concurrency", "2"], cwd=ROOT, env=env))
-            children.append(subprocess.Popen(
-                [VENV_PYTHON, ROOT / "manage.py", "runserver", address, "--noreload"],
-                cwd=ROOT, env=env))
+            children.append(
+                subprocess.Popen(
+                    [
+                        VENV_PYTHON,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "tre",
+                        "worker",
+                        "--loglevel",
+                        "INFO",
+                        "--concurrency",
+                        "2",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                )
+            )
+            children.append(
+                subprocess.Popen(
+                    [VENV_PYTHON, ROOT / "manage.py", "runserver", address, "--noreload"],
+                    cwd=ROOT,
+                    env=env,
+                )
+            )
             say(f"the portal runs at http://{address}/ (Ctrl-C stops everything)")
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
@@ -133,25 +152,32 @@ def ensure_chromium() -> None:
             run("apt-get", "update", "-q", env=apt_env)
             run("apt-get", "install", "-y", "-q", "chromium", env=apt_env)
     else:
-        say(f"no {CHROMIUM}: the browser tests will be skipped "
-            "(as root, this command installs it: apt-get install chromium)")
+        say(
+            f"no {CHROMIUM}: the browser tests will be skipped "
+            "(as root, this command installs it: apt-get install chromium)"
+        )
 
 
 def test(pytest_args: list[str]) -> int:
     ensure_chromium()
-    say("lint: ruff")
-    lint = subprocess.run([VENV_PYTHON, "-m", "ruff", "check", "."], cwd=ROOT)
-    if lint.returncode:
-        return lint.returncode
-    say("tests: pytest (" + ("PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite")
-        + ", " + ("Redis at REDIS_URL" if os.environ.get("REDIS_URL") else "embedded Redis")
-        + ")")
+    say("lint: ruff check and ruff format --check")
+    for lint in (["check", "."], ["format", "--check", "."]):
+        if returncode := subprocess.run([VENV_PYTHON, "-m", "ruff", *lint], cwd=ROOT).returncode:
+            return returncode
+    say(
+        "tests: pytest ("
+        + ("PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite")
+        + ", "
+        + ("Redis at REDIS_URL" if os.environ.get("REDIS_URL") else "embedded Redis")
+        + ")"
+    )
     return subprocess.run([VENV_PYTHON, "-m", "pytest", *pytest_args], cwd=ROOT).returncode
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["demo", "test"])
     parser.add_argument("--in-venv", action="store_true", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()

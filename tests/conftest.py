@@ -59,6 +59,7 @@ def site_admin(db):
 
 # --- a real broker and a real worker -------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def redis_url():
     """REDIS_URL when set (CI's server), else an embedded Redis for this session."""
@@ -84,8 +85,10 @@ def database_url_for_worker() -> str:
     user = settings_dict["USER"] or ""
     password = f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
     auth = f"{user}{password}@" if user else ""
-    return (f"postgres://{auth}{settings_dict['HOST'] or '127.0.0.1'}:"
-            f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+    return (
+        f"postgres://{auth}{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
 
 
 class WorkerProcess:
@@ -101,14 +104,36 @@ class WorkerProcess:
 def celery_worker_process(redis_url, django_db_setup, django_db_blocker, tmp_path_factory):
     """A real `celery worker` process on the real broker and the session's test database."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url_for_worker(),
-           "DJANGO_SETTINGS_MODULE": "tre.settings"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url_for_worker(),
+        "DJANGO_SETTINGS_MODULE": "tre.settings",
+    }
     with open(log_path, "w") as log:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--loglevel", "INFO",
-             "--concurrency", "1", "--pool", "prefork", "--without-mingle", "--without-gossip",
-             "--hostname", f"tests-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tre",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--without-mingle",
+                "--without-gossip",
+                "--hostname",
+                f"tests-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     worker = WorkerProcess(popen, log_path)
     deadline = time.monotonic() + 60

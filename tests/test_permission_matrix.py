@@ -17,8 +17,9 @@ OK, REDIRECT, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "redirect", "login", "forbidde
 
 
 def expect(anonymous, outsider, site_admin, owner, researcher, checker):
-    return dict(zip(PRINCIPALS, [anonymous, outsider, site_admin, owner, researcher, checker],
-                    strict=True))
+    return dict(
+        zip(PRINCIPALS, [anonymous, outsider, site_admin, owner, researcher, checker], strict=True)
+    )
 
 
 def roles_of_target(ctx):
@@ -27,32 +28,62 @@ def roles_of_target(ctx):
 
 # name -> (method, path builder, POST data builder, expected outcome per principal)
 MATRIX = {
-    "home": ("get", lambda ctx: "/", None,
-             expect(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    "home": (
+        "get",
+        lambda ctx: "/",
+        None,
+        expect(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    ),
     "health": ("get", lambda ctx: "/health/", None, expect(OK, OK, OK, OK, OK, OK)),
-    "accounts:login": ("get", lambda ctx: "/accounts/sign-in/", None,
-                       expect(OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
-    "accounts:logout": ("post", lambda ctx: "/accounts/sign-out/", None,
-                        expect(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
-    "workspaces:list": ("get", lambda ctx: "/workspaces/", None,
-                        expect(LOGIN, OK, OK, OK, OK, OK)),
-    "workspaces:detail": ("get", lambda ctx: "/workspaces/cardiac/", None,
-                          expect(LOGIN, NOT_FOUND, NOT_FOUND, OK, OK, OK)),
-    "workspaces:members": ("get", lambda ctx: "/workspaces/cardiac/members/", None,
-                           expect(LOGIN, NOT_FOUND, NOT_FOUND, OK, FORBIDDEN, FORBIDDEN)),
+    "accounts:login": (
+        "get",
+        lambda ctx: "/accounts/sign-in/",
+        None,
+        expect(OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    ),
+    "accounts:logout": (
+        "post",
+        lambda ctx: "/accounts/sign-out/",
+        None,
+        expect(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    ),
+    "workspaces:list": ("get", lambda ctx: "/workspaces/", None, expect(LOGIN, OK, OK, OK, OK, OK)),
+    "workspaces:detail": (
+        "get",
+        lambda ctx: "/workspaces/cardiac/",
+        None,
+        expect(LOGIN, NOT_FOUND, NOT_FOUND, OK, OK, OK),
+    ),
+    "workspaces:members": (
+        "get",
+        lambda ctx: "/workspaces/cardiac/members/",
+        None,
+        expect(LOGIN, NOT_FOUND, NOT_FOUND, OK, FORBIDDEN, FORBIDDEN),
+    ),
     "workspaces:members#add": (
-        "post", lambda ctx: "/workspaces/cardiac/members/",
+        "post",
+        lambda ctx: "/workspaces/cardiac/members/",
         lambda ctx: {"user": ctx["newcomer"].username, "roles": ["researcher"]},
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN)),
+        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN),
+    ),
     "workspaces:member_roles": (
-        "post", lambda ctx: f"/workspaces/cardiac/members/{ctx['target'].pk}/roles/",
+        "post",
+        lambda ctx: f"/workspaces/cardiac/members/{ctx['target'].pk}/roles/",
         roles_of_target,
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN)),
+        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN),
+    ),
     "workspaces:member_remove": (
-        "post", lambda ctx: f"/workspaces/cardiac/members/{ctx['target'].pk}/remove/", None,
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN)),
-    "admin": ("get", lambda ctx: "/admin/", None,
-              expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT)),
+        "post",
+        lambda ctx: f"/workspaces/cardiac/members/{ctx['target'].pk}/remove/",
+        None,
+        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN),
+    ),
+    "admin": (
+        "get",
+        lambda ctx: "/admin/",
+        None,
+        expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT),
+    ),
 }
 
 
@@ -95,8 +126,9 @@ CASES = [(name, principal) for name in MATRIX for principal in PRINCIPALS]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "principal"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
-def test_matrix(request, client, name, principal, workspace, owner, researcher, checker,
-                outsider, site_admin):
+def test_matrix(
+    request, client, name, principal, workspace, owner, researcher, checker, outsider, site_admin
+):
     from tests.factories import UserFactory
 
     ctx = {
@@ -133,7 +165,8 @@ def test_a_hidden_workspace_looks_exactly_like_a_missing_one(client, workspace, 
 
 @pytest.mark.django_db
 def test_a_member_of_one_workspace_cannot_touch_memberships_of_another(
-        client, workspace, other_workspace, owner, outsider):
+    client, workspace, other_workspace, owner, outsider
+):
     # The owner of "cardiac" aims at a membership of "oncology" through their own workspace.
     foreign = Membership.objects.get(user=outsider, workspace=other_workspace)
     client.force_login(owner)

@@ -16,8 +16,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["sequence", "created_at", "actor_label", "action", "target_type",
-                    "target_label", "workspace_id", "ip_address"]
+    list_display = [
+        "sequence",
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_label",
+        "workspace_id",
+        "ip_address",
+    ]
     list_filter = ["action", "target_type", "created_at"]
     search_fields = ["actor_label", "action", "target_label", "target_id", "ip_address"]
     date_hierarchy = "created_at"

@@ -112,7 +112,8 @@ def sync_all_workspace_permissions() -> int:
     count = 0
     with transaction.atomic():
         for membership in membership_model.objects.select_related("user", "workspace"):
-            sync_workspace_permissions(user=membership.user, workspace=membership.workspace,
-                                       roles=membership.roles)
+            sync_workspace_permissions(
+                user=membership.user, workspace=membership.workspace, roles=membership.roles
+            )
             count += 1
     return count

@@ -51,11 +51,13 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.update_workspace(workspace=obj, name=obj.name,
-                                      description=obj.description, by=request.user)
+            services.update_workspace(
+                workspace=obj, name=obj.name, description=obj.description, by=request.user
+            )
         else:
-            created = services.create_workspace(name=obj.name, slug=obj.slug,
-                                                description=obj.description, by=request.user)
+            created = services.create_workspace(
+                name=obj.name, slug=obj.slug, description=obj.description, by=request.user
+            )
             obj.pk = created.pk
             obj.created_at = created.created_at
 
@@ -70,8 +72,7 @@ class MembershipAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk and "roles" in cleaned:
-            services.ensure_an_owner_remains(membership=self.instance,
-                                             new_roles=cleaned["roles"])
+            services.ensure_an_owner_remains(membership=self.instance, new_roles=cleaned["roles"])
         return cleaned
 
 
@@ -93,11 +94,18 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.change_member_roles(membership=Membership.objects.get(pk=obj.pk),
-                                         roles=form.cleaned_data["roles"], by=request.user)
+            services.change_member_roles(
+                membership=Membership.objects.get(pk=obj.pk),
+                roles=form.cleaned_data["roles"],
+                by=request.user,
+            )
         else:
-            created = services.add_member(workspace=obj.workspace, user=obj.user,
-                                          roles=form.cleaned_data["roles"], by=request.user)
+            created = services.add_member(
+                workspace=obj.workspace,
+                user=obj.user,
+                roles=form.cleaned_data["roles"],
+                by=request.user,
+            )
             obj.pk = created.pk
 
     def has_delete_permission(self, request, obj=None):
@@ -116,5 +124,6 @@ class MembershipAdmin(admin.ModelAdmin):
             try:
                 services.remove_member(membership=membership, by=request.user)
             except ValidationError as error:
-                self.message_user(request, f"{membership}: {' '.join(error.messages)}",
-                                  messages.ERROR)
+                self.message_user(
+                    request, f"{membership}: {' '.join(error.messages)}", messages.ERROR
+                )

@@ -11,14 +11,20 @@ def workspaces_for(user):
     if not user.is_authenticated:
         return Workspace.objects.none()
     return get_objects_for_user(
-        user, f"workspaces.{VIEW_WORKSPACE}", klass=Workspace,
-        use_groups=False, with_superuser=False, accept_global_perms=False,
+        user,
+        f"workspaces.{VIEW_WORKSPACE}",
+        klass=Workspace,
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
     ).order_by("name")
 
 
 def members_of(workspace: Workspace):
-    return Membership.objects.filter(workspace=workspace).select_related("user").order_by(
-        "user__username"
+    return (
+        Membership.objects.filter(workspace=workspace)
+        .select_related("user")
+        .order_by("user__username")
     )
 
 

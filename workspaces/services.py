@@ -32,8 +32,12 @@ def create_workspace(*, name: str, by, slug: str = "", description: str = "") ->
         workspace = Workspace.objects.create(
             name=name, slug=slug, description=description, created_by=by
         )
-        audit.record(action="workspace.created", by=by, target=workspace,
-                     details={"name": name, "slug": slug})
+        audit.record(
+            action="workspace.created",
+            by=by,
+            target=workspace,
+            details={"name": name, "slug": slug},
+        )
     return workspace
 
 
@@ -42,15 +46,21 @@ def update_workspace(*, workspace: Workspace, name: str, description: str, by) -
         raise PermissionDenied("Only site admins change a workspace's details.")
     with transaction.atomic():
         before = Workspace.objects.select_for_update().get(pk=workspace.pk)
-        changed = {field: {"before": getattr(before, field), "after": value}
-                   for field, value in [("name", name), ("description", description)]
-                   if getattr(before, field) != value}
+        changed = {
+            field: {"before": getattr(before, field), "after": value}
+            for field, value in [("name", name), ("description", description)]
+            if getattr(before, field) != value
+        }
         if not changed:
             return before
         workspace.name, workspace.description = name, description
         workspace.save(update_fields=["name", "description"])
-        audit.record(action="workspace.changed", by=by, target=workspace,
-                     details={"changed": sorted(changed)})
+        audit.record(
+            action="workspace.changed",
+            by=by,
+            target=workspace,
+            details={"changed": sorted(changed)},
+        )
     return workspace
 
 
@@ -65,8 +75,13 @@ def add_member(*, workspace: Workspace, user, roles, by) -> Membership:
         membership = Membership.objects.create(
             workspace=workspace, user=user, roles=roles, created_by=by
         )
-        audit.record(action="membership.added", by=by, target=membership, workspace=workspace,
-                     details={"user": user.get_username(), "roles": roles})
+        audit.record(
+            action="membership.added",
+            by=by,
+            target=membership,
+            workspace=workspace,
+            details={"user": user.get_username(), "roles": roles},
+        )
     return membership
 
 
@@ -96,10 +111,13 @@ def change_member_roles(*, membership: Membership, roles, by) -> Membership:
         ensure_an_owner_remains(membership=membership, new_roles=roles)
         membership.roles = roles
         membership.save(update_fields=["roles", "updated_at"])
-        audit.record(action="membership.roles_changed", by=by, target=membership,
-                     workspace=workspace,
-                     details={"user": membership.user.get_username(),
-                              "before": before, "after": roles})
+        audit.record(
+            action="membership.roles_changed",
+            by=by,
+            target=membership,
+            workspace=workspace,
+            details={"user": membership.user.get_username(), "before": before, "after": roles},
+        )
     return membership
 
 
@@ -109,7 +127,11 @@ def remove_member(*, membership: Membership, by) -> None:
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         ensure_an_owner_remains(membership=membership, new_roles=[])
-        audit.record(action="membership.removed", by=by, target=membership, workspace=workspace,
-                     details={"user": membership.user.get_username(),
-                              "roles": membership.roles})
+        audit.record(
+            action="membership.removed",
+            by=by,
+            target=membership,
+            workspace=workspace,
+            details={"user": membership.user.get_username(), "roles": membership.roles},
+        )
         membership.delete()

@@ -9,8 +9,9 @@ from workspaces.models import Membership
 
 @receiver(post_save, sender=Membership)
 def grant_membership_permissions(sender, instance, **kwargs):
-    sync_workspace_permissions(user=instance.user, workspace=instance.workspace,
-                               roles=instance.roles)
+    sync_workspace_permissions(
+        user=instance.user, workspace=instance.workspace, roles=instance.roles
+    )
 
 
 @receiver(post_delete, sender=Membership)

@@ -27,18 +27,25 @@ def get_workspace_for(request, slug: str, action: str = VIEW_WORKSPACE) -> Works
 
 @login_required
 def workspace_list(request):
-    return render(request, "workspaces/workspace_list.html",
-                  {"workspaces": selectors.workspaces_for(request.user)})
+    return render(
+        request,
+        "workspaces/workspace_list.html",
+        {"workspaces": selectors.workspaces_for(request.user)},
+    )
 
 
 @login_required
 def workspace_detail(request, slug):
     workspace = get_workspace_for(request, slug)
-    return render(request, "workspaces/workspace_detail.html", {
-        "workspace": workspace,
-        "members": selectors.members_of(workspace),
-        "my_membership": selectors.membership_of(request.user, workspace),
-    })
+    return render(
+        request,
+        "workspaces/workspace_detail.html",
+        {
+            "workspace": workspace,
+            "members": selectors.members_of(workspace),
+            "my_membership": selectors.membership_of(request.user, workspace),
+        },
+    )
 
 
 def _error_text(error: ValidationError) -> str:
@@ -52,23 +59,31 @@ def member_list(request, slug):
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.add_member(
-                workspace=workspace, user=form.cleaned_data["user"],
-                roles=form.cleaned_data["roles"], by=request.user,
+                workspace=workspace,
+                user=form.cleaned_data["user"],
+                roles=form.cleaned_data["roles"],
+                by=request.user,
             )
         except ValidationError as error:
             form.add_error(None, _error_text(error))
         else:
-            messages.success(request, f"{membership.user} joined as "
-                                      f"{membership.get_roles_display()}.")
+            messages.success(
+                request, f"{membership.user} joined as {membership.get_roles_display()}."
+            )
             return redirect("workspaces:members", slug=workspace.slug)
     members = [
-        (membership, MemberRolesForm(initial={"roles": membership.roles},
-                                     prefix=f"member-{membership.pk}"))
+        (
+            membership,
+            MemberRolesForm(initial={"roles": membership.roles}, prefix=f"member-{membership.pk}"),
+        )
         for membership in selectors.members_of(workspace)
     ]
-    return render(request, "workspaces/member_list.html",
-                  {"workspace": workspace, "form": form, "members": members},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "workspaces/member_list.html",
+        {"workspace": workspace, "form": form, "members": members},
+        status=400 if form.errors else 200,
+    )
 
 
 def _membership_in(workspace, membership_id) -> Membership:

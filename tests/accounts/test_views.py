@@ -14,8 +14,9 @@ def test_sign_in_page_renders(client):
 
 def test_sign_in_is_audited_with_origin(client):
     user = UserFactory(username="rae")
-    response = client.post("/accounts/sign-in/", {"username": "rae", "password": PASSWORD},
-                           REMOTE_ADDR="198.51.100.20")
+    response = client.post(
+        "/accounts/sign-in/", {"username": "rae", "password": PASSWORD}, REMOTE_ADDR="198.51.100.20"
+    )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="auth.signed_in")
     assert event.actor == user
@@ -63,8 +64,9 @@ def test_sign_out_needs_post_and_is_audited(client):
 
 def test_next_parameter_cannot_redirect_off_site(client):
     UserFactory(username="rae")
-    response = client.post("/accounts/sign-in/?next=https://evil.example/",
-                           {"username": "rae", "password": PASSWORD,
-                            "next": "https://evil.example/"})
+    response = client.post(
+        "/accounts/sign-in/?next=https://evil.example/",
+        {"username": "rae", "password": PASSWORD, "next": "https://evil.example/"},
+    )
     assert response.status_code == 302
     assert response["Location"] == "/workspaces/"

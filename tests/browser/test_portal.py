@@ -9,8 +9,7 @@ from workspaces.models import Membership
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_sign_in_and_see_only_my_workspaces(page, sign_in, workspace, other_workspace,
-                                            researcher):
+def test_sign_in_and_see_only_my_workspaces(page, sign_in, workspace, other_workspace, researcher):
     sign_in("rae")
 
     listing = page.get_by_test_id("workspace-list")
@@ -50,7 +49,9 @@ def test_owner_adds_a_member_who_then_sees_the_workspace(page, sign_in, workspac
     form.get_by_label("Output checker").check()
     form.get_by_role("button", name="Add member").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Nia Newcomer (nia) joined as Output checker")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Nia Newcomer (nia) joined as Output checker"
+    )
     expect(page.locator("tr[data-member=nia]")).to_be_visible()
     assert Membership.objects.get(user__username="nia").roles == ["output_checker"]
 

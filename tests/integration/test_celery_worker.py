@@ -26,4 +26,3 @@ def test_a_task_round_trips_through_broker_and_worker(celery_worker_process, red
     assert outcome["database"] == connection.vendor
     assert result.successful()
     assert f"Task tre.tasks.health_check[{result.id}] succeeded" in celery_worker_process.log()
-

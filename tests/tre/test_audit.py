@@ -74,8 +74,11 @@ def test_forwarded_for_is_trusted_only_as_deep_as_configured(settings):
 def test_middleware_supplies_the_origin_to_services(client, owner, workspace):
     client.force_login(owner)
     user = get_user_model().objects.create_user("newbie", password="x" * 12)
-    client.post(f"/workspaces/{workspace.slug}/members/",
-                {"user": user.username, "roles": ["researcher"]}, REMOTE_ADDR="192.0.2.44")
+    client.post(
+        f"/workspaces/{workspace.slug}/members/",
+        {"user": user.username, "roles": ["researcher"]},
+        REMOTE_ADDR="192.0.2.44",
+    )
     event = AuditEvent.objects.get(action="membership.added")
     assert event.ip_address == "192.0.2.44"
 
@@ -105,21 +108,26 @@ def test_the_orm_refuses_to_update_or_delete(trail):
 
 
 def test_the_database_refuses_a_raw_update(trail):
-    with (pytest.raises(DatabaseError, match="append-only"), transaction.atomic(),
-          connection.cursor() as cursor):
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE tre_auditevent SET action = %s", ["test.rewritten"])
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_postgresql_refuses_a_raw_delete(trail):
-    with (pytest.raises(DatabaseError, match="append-only"), transaction.atomic(),
-          connection.cursor() as cursor):
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM tre_auditevent")
 
 
 def test_an_edited_entry_is_detected(trail):
-    _bypass_append_only("UPDATE tre_auditevent SET details = %s WHERE sequence = 2",
-                        ['{"n": 999}'])
+    _bypass_append_only("UPDATE tre_auditevent SET details = %s WHERE sequence = 2", ['{"n": 999}'])
     report = audit.verify_chain()
     assert not report.is_intact
     assert report.problems == ["entry #2: its content does not match its hash"]

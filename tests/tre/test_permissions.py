@@ -19,9 +19,11 @@ pytestmark = pytest.mark.django_db
 def test_every_declared_action_is_a_permission_on_the_workspace_model():
     from django.contrib.auth.models import Permission
 
-    codenames = set(Permission.objects.filter(content_type__app_label="workspaces",
-                                              content_type__model="workspace")
-                    .values_list("codename", flat=True))
+    codenames = set(
+        Permission.objects.filter(
+            content_type__app_label="workspaces", content_type__model="workspace"
+        ).values_list("codename", flat=True)
+    )
     assert set(ACTIONS) <= codenames
 
 
@@ -68,7 +70,8 @@ def test_a_superuser_who_is_not_a_member_cannot_see_the_workspace(workspace, sit
 
 
 def test_site_staff_may_manage_members_through_the_declared_global_permission(
-        workspace, site_admin):
+    workspace, site_admin
+):
     assert may(site_admin, MANAGE_MEMBERS, workspace)
     staff_without_permission = UserFactory(is_staff=True)
     assert not may(staff_without_permission, MANAGE_MEMBERS, workspace)

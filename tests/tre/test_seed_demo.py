@@ -31,8 +31,9 @@ def test_running_it_again_refreshes_passwords_and_keeps_one_workspace(capsys):
     call_command("seed_demo")
     second = capsys.readouterr().out
     assert Workspace.objects.filter(slug="demo").count() == 1
-    password_of = {line.split()[0]: line.split()[1] for line in first.splitlines()
-                   if line.startswith("  ")}
+    password_of = {
+        line.split()[0]: line.split()[1] for line in first.splitlines() if line.startswith("  ")
+    }
     assert authenticate(username="owner", password=password_of["owner"]) is None
     assert password_of["owner"] not in second
     assert verify_chain().is_intact

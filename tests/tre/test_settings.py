@@ -12,11 +12,16 @@ GOOD_KEY = "k" * 64
 
 
 def load_settings(**env):
-    clean = {key: value for key, value in os.environ.items()
-             if not key.startswith(("DJANGO_", "TRE_"))}
+    clean = {
+        key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "TRE_"))
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import tre.settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return result
 
@@ -31,10 +36,18 @@ def test_development_defaults_are_safe_and_local():
     ("env", "complaint"),
     [
         ({"DJANGO_ALLOWED_HOSTS": "tre.example.org"}, "DJANGO_SECRET_KEY must be set"),
-        ({"DJANGO_ALLOWED_HOSTS": "tre.example.org", "DJANGO_SECRET_KEY": "short"},
-         "DJANGO_SECRET_KEY must be set"),
-        ({"DJANGO_ALLOWED_HOSTS": "tre.example.org", "DJANGO_SECRET_KEY": GOOD_KEY,
-          "DJANGO_DEBUG": "true"}, "DJANGO_DEBUG must be off"),
+        (
+            {"DJANGO_ALLOWED_HOSTS": "tre.example.org", "DJANGO_SECRET_KEY": "short"},
+            "DJANGO_SECRET_KEY must be set",
+        ),
+        (
+            {
+                "DJANGO_ALLOWED_HOSTS": "tre.example.org",
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_DEBUG": "true",
+            },
+            "DJANGO_DEBUG must be off",
+        ),
         ({"DJANGO_SECRET_KEY": GOOD_KEY}, "DJANGO_ALLOWED_HOSTS must name"),
     ],
 )
@@ -46,8 +59,9 @@ def test_production_refuses_unsafe_settings(env, complaint):
 
 
 def test_production_starts_with_safe_settings():
-    result = load_settings(DJANGO_ENV="production", DJANGO_SECRET_KEY=GOOD_KEY,
-                           DJANGO_ALLOWED_HOSTS="tre.example.org")
+    result = load_settings(
+        DJANGO_ENV="production", DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="tre.example.org"
+    )
     assert result.returncode == 0, result.stderr
     assert "False ['tre.example.org']" in result.stdout
 

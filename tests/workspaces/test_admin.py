@@ -26,8 +26,7 @@ def project_models():
 def test_every_project_model_is_in_the_admin():
     from django.contrib import admin
 
-    missing = [model.__name__ for model in project_models()
-               if not admin.site.is_registered(model)]
+    missing = [model.__name__ for model in project_models() if not admin.site.is_registered(model)]
     assert missing == []
 
 
@@ -46,22 +45,30 @@ def test_non_staff_cannot_open_the_admin(client, owner):
 
 
 def test_creating_a_workspace_in_the_admin_is_audited(admin_client, site_admin):
-    response = admin_client.post("/admin/workspaces/workspace/add/",
-                                 {"name": "Renal", "slug": "renal", "description": "",
-                                  "memberships-TOTAL_FORMS": "0",
-                                  "memberships-INITIAL_FORMS": "0"})
+    response = admin_client.post(
+        "/admin/workspaces/workspace/add/",
+        {
+            "name": "Renal",
+            "slug": "renal",
+            "description": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302, response.content
     workspace = Workspace.objects.get(slug="renal")
     assert AuditEvent.objects.filter(action="workspace.created", workspace=workspace).exists()
     assert AuditEvent.objects.filter(action="admin.added", target_id=str(workspace.pk)).exists()
 
 
-def test_adding_a_membership_in_the_admin_goes_through_the_service(admin_client, workspace,
-                                                                    site_admin):
+def test_adding_a_membership_in_the_admin_goes_through_the_service(
+    admin_client, workspace, site_admin
+):
     user = UserFactory(username="nia")
-    response = admin_client.post("/admin/workspaces/membership/add/",
-                                 {"workspace": workspace.pk, "user": user.pk,
-                                  "roles": ["owner", "researcher"]})
+    response = admin_client.post(
+        "/admin/workspaces/membership/add/",
+        {"workspace": workspace.pk, "user": user.pk, "roles": ["owner", "researcher"]},
+    )
     assert response.status_code == 302, response.content
     assert may(user, MANAGE_MEMBERS, workspace)
     added = AuditEvent.objects.get(action="membership.added")
@@ -69,34 +76,41 @@ def test_adding_a_membership_in_the_admin_goes_through_the_service(admin_client,
     assert AuditEvent.objects.filter(action="admin.added", actor=site_admin).exists()
 
 
-def test_changing_roles_in_the_admin_updates_permissions(admin_client, workspace, owner,
-                                                         researcher):
+def test_changing_roles_in_the_admin_updates_permissions(
+    admin_client, workspace, owner, researcher
+):
     membership = Membership.objects.get(user=researcher)
-    response = admin_client.post(f"/admin/workspaces/membership/{membership.pk}/change/",
-                                 {"roles": ["output_checker"]})
+    response = admin_client.post(
+        f"/admin/workspaces/membership/{membership.pk}/change/", {"roles": ["output_checker"]}
+    )
     assert response.status_code == 302, response.content
     assert AuditEvent.objects.get(action="membership.roles_changed").details["after"] == [
-        "output_checker"]
+        "output_checker"
+    ]
     assert may(researcher, VIEW_WORKSPACE, workspace)
 
 
 def test_the_admin_refuses_to_strip_the_last_owner(admin_client, workspace, owner):
     membership = Membership.objects.get(user=owner)
-    response = admin_client.post(f"/admin/workspaces/membership/{membership.pk}/change/",
-                                 {"roles": ["researcher"]})
+    response = admin_client.post(
+        f"/admin/workspaces/membership/{membership.pk}/change/", {"roles": ["researcher"]}
+    )
     assert response.status_code == 200
     assert b"must keep at least one owner" in response.content
-    response = admin_client.post(f"/admin/workspaces/membership/{membership.pk}/delete/",
-                                 {"post": "yes"})
+    response = admin_client.post(
+        f"/admin/workspaces/membership/{membership.pk}/delete/", {"post": "yes"}
+    )
     assert response.status_code == 403
     assert Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_deleting_a_membership_in_the_admin_revokes_and_audits(admin_client, workspace, owner,
-                                                               researcher):
+def test_deleting_a_membership_in_the_admin_revokes_and_audits(
+    admin_client, workspace, owner, researcher
+):
     membership = Membership.objects.get(user=researcher)
-    response = admin_client.post(f"/admin/workspaces/membership/{membership.pk}/delete/",
-                                 {"post": "yes"})
+    response = admin_client.post(
+        f"/admin/workspaces/membership/{membership.pk}/delete/", {"post": "yes"}
+    )
     assert response.status_code == 302
     assert not may(researcher, VIEW_WORKSPACE, workspace)
     assert AuditEvent.objects.filter(action="membership.removed").exists()
@@ -107,9 +121,12 @@ def test_the_audit_trail_is_read_only_in_the_admin(admin_client, owner, workspac
     event = audit.record(action="test.seed", by=owner, target=workspace)
     assert admin_client.get("/admin/tre/auditevent/add/").status_code == 403
     assert admin_client.get(f"/admin/tre/auditevent/{event.pk}/change/").status_code == 200
-    response = admin_client.post(f"/admin/tre/auditevent/{event.pk}/change/",
-                                 {"action": "test.rewritten"})
+    response = admin_client.post(
+        f"/admin/tre/auditevent/{event.pk}/change/", {"action": "test.rewritten"}
+    )
     assert response.status_code == 403
-    assert admin_client.post(f"/admin/tre/auditevent/{event.pk}/delete/",
-                             {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(f"/admin/tre/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert audit.verify_chain().is_intact

@@ -30,14 +30,14 @@ def test_workspace_addresses_are_unique(site_admin, workspace):
 
 def test_owner_adds_a_member_who_then_holds_the_permissions(workspace, owner):
     newcomer = UserFactory()
-    membership = services.add_member(workspace=workspace, user=newcomer,
-                                     roles=["output_checker", "researcher"], by=owner)
+    membership = services.add_member(
+        workspace=workspace, user=newcomer, roles=["output_checker", "researcher"], by=owner
+    )
     assert membership.roles == ["researcher", "output_checker"]  # declaration order
     assert may(newcomer, VIEW_WORKSPACE, workspace)
     assert not may(newcomer, MANAGE_MEMBERS, workspace)
     event = AuditEvent.objects.get(action="membership.added")
-    assert event.details == {"user": newcomer.username,
-                             "roles": ["researcher", "output_checker"]}
+    assert event.details == {"user": newcomer.username, "roles": ["researcher", "output_checker"]}
     assert event.workspace == workspace
 
 
@@ -70,8 +70,9 @@ def test_bad_roles_are_refused(workspace, owner, roles):
 
 def test_deactivated_users_cannot_join(workspace, owner):
     with pytest.raises(ValidationError, match="deactivated"):
-        services.add_member(workspace=workspace, user=UserFactory(is_active=False),
-                            roles=["researcher"], by=owner)
+        services.add_member(
+            workspace=workspace, user=UserFactory(is_active=False), roles=["researcher"], by=owner
+        )
 
 
 def test_changing_roles_changes_permissions_and_is_audited(workspace, owner, researcher):
@@ -79,8 +80,11 @@ def test_changing_roles_changes_permissions_and_is_audited(workspace, owner, res
     services.change_member_roles(membership=membership, roles=["researcher", "owner"], by=owner)
     assert may(researcher, MANAGE_MEMBERS, workspace)
     event = AuditEvent.objects.get(action="membership.roles_changed")
-    assert event.details == {"user": "rae", "before": ["researcher"],
-                             "after": ["owner", "researcher"]}
+    assert event.details == {
+        "user": "rae",
+        "before": ["researcher"],
+        "after": ["owner", "researcher"],
+    }
 
 
 def test_unchanged_roles_write_nothing(workspace, owner, researcher):
@@ -94,7 +98,9 @@ def test_removing_a_member_revokes_everything_and_is_audited(workspace, owner, r
     services.remove_member(membership=membership, by=owner)
     assert not may(researcher, VIEW_WORKSPACE, workspace)
     assert AuditEvent.objects.get(action="membership.removed").details == {
-        "user": "rae", "roles": ["researcher"]}
+        "user": "rae",
+        "roles": ["researcher"],
+    }
 
 
 def test_the_last_owner_can_neither_leave_nor_lose_the_role(workspace, owner):
@@ -115,10 +121,10 @@ def test_an_owner_may_step_down_when_another_owner_remains(workspace, owner):
     assert may(second_owner, MANAGE_MEMBERS, workspace)
 
 
-def test_a_user_holds_different_roles_in_different_workspaces(workspace, other_workspace,
-                                                              owner, site_admin):
-    services.add_member(workspace=other_workspace, user=owner, roles=["researcher"],
-                        by=site_admin)
+def test_a_user_holds_different_roles_in_different_workspaces(
+    workspace, other_workspace, owner, site_admin
+):
+    services.add_member(workspace=other_workspace, user=owner, roles=["researcher"], by=site_admin)
     assert may(owner, MANAGE_MEMBERS, workspace)
     assert may(owner, VIEW_WORKSPACE, other_workspace)
     assert not may(owner, MANAGE_MEMBERS, other_workspace)

@@ -40,9 +40,11 @@ def test_owner_sees_the_way_to_manage_members(client, workspace, owner):
 def test_owner_adds_a_member_by_email(client, workspace, owner):
     newcomer = UserFactory(username="nia", email="nia@hospital.example")
     client.force_login(owner)
-    response = client.post("/workspaces/cardiac/members/",
-                           {"user": "NIA@hospital.example", "roles": ["output_checker"]},
-                           follow=True)
+    response = client.post(
+        "/workspaces/cardiac/members/",
+        {"user": "NIA@hospital.example", "roles": ["output_checker"]},
+        follow=True,
+    )
     assert b"joined as Output checker" in response.content
     assert Membership.objects.get(user=newcomer, workspace=workspace).roles == ["output_checker"]
 
@@ -68,9 +70,11 @@ def test_adding_a_member_explains_what_is_wrong(client, workspace, owner, data, 
 def test_owner_changes_roles(client, workspace, owner, researcher):
     membership = Membership.objects.get(user=researcher)
     client.force_login(owner)
-    response = client.post(f"/workspaces/cardiac/members/{membership.pk}/roles/",
-                           {f"member-{membership.pk}-roles": ["researcher", "output_checker"]},
-                           follow=True)
+    response = client.post(
+        f"/workspaces/cardiac/members/{membership.pk}/roles/",
+        {f"member-{membership.pk}-roles": ["researcher", "output_checker"]},
+        follow=True,
+    )
     assert b"is now Researcher, Output checker" in response.content
     membership.refresh_from_db()
     assert membership.roles == ["researcher", "output_checker"]
@@ -79,8 +83,7 @@ def test_owner_changes_roles(client, workspace, owner, researcher):
 def test_removing_every_role_is_refused_with_a_message(client, workspace, owner, researcher):
     membership = Membership.objects.get(user=researcher)
     client.force_login(owner)
-    response = client.post(f"/workspaces/cardiac/members/{membership.pk}/roles/", {},
-                           follow=True)
+    response = client.post(f"/workspaces/cardiac/members/{membership.pk}/roles/", {}, follow=True)
     assert b"Choose at least one role." in response.content
     membership.refresh_from_db()
     assert membership.roles == ["researcher"]
@@ -112,12 +115,15 @@ def test_an_owner_who_leaves_lands_on_their_workspaces(client, workspace, owner)
     assert response["Location"] == "/workspaces/"
 
 
-def test_member_changes_through_the_portal_are_audited_with_the_actor(client, workspace,
-                                                                      owner, researcher):
+def test_member_changes_through_the_portal_are_audited_with_the_actor(
+    client, workspace, owner, researcher
+):
     membership = Membership.objects.get(user=researcher)
     client.force_login(owner)
-    client.post(f"/workspaces/cardiac/members/{membership.pk}/roles/",
-                {f"member-{membership.pk}-roles": ["owner"]})
+    client.post(
+        f"/workspaces/cardiac/members/{membership.pk}/roles/",
+        {f"member-{membership.pk}-roles": ["owner"]},
+    )
     event = AuditEvent.objects.get(action="membership.roles_changed")
     assert event.actor == owner
     assert event.workspace == workspace

@@ -26,16 +26,20 @@ class Command(BaseCommand):
     help = "Create (or refresh) the demo users and workspace, and print fresh passwords."
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", help="Use this password for every demo user "
-                            "instead of a fresh random one each (for scripted demos).")
+        parser.add_argument(
+            "--password",
+            help="Use this password for every demo user "
+            "instead of a fresh random one each (for scripted demos).",
+        )
 
     def handle(self, *args, password=None, **options):
         User = get_user_model()
         passwords = {}
         with transaction.atomic():
             admin, _ = User.objects.get_or_create(
-                username="admin", defaults={"email": "admin@example.org", "first_name": "Ada",
-                                            "last_name": "Admin"})
+                username="admin",
+                defaults={"email": "admin@example.org", "first_name": "Ada", "last_name": "Admin"},
+            )
             admin.is_staff = admin.is_superuser = admin.is_active = True
             passwords["admin"] = password or secrets.token_urlsafe(12)
             admin.set_password(passwords["admin"])
@@ -48,8 +52,12 @@ class Command(BaseCommand):
             for username, (first_name, last_name, roles) in DEMO_USERS.items():
                 user, _ = User.objects.get_or_create(
                     username=username,
-                    defaults={"first_name": first_name, "last_name": last_name,
-                              "email": f"{username}@example.org"})
+                    defaults={
+                        "first_name": first_name,
+                        "last_name": last_name,
+                        "email": f"{username}@example.org",
+                    },
+                )
                 user.is_active = True
                 passwords[username] = password or secrets.token_urlsafe(12)
                 user.set_password(passwords[username])
@@ -60,11 +68,13 @@ class Command(BaseCommand):
                 else:
                     services.change_member_roles(membership=membership, roles=roles, by=admin)
 
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo workspace: {workspace.name} (/workspaces/{workspace.slug}/)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo workspace: {workspace.name} (/workspaces/{workspace.slug}/)")
+        )
         self.stdout.write("Demo users (passwords are new on every run):")
-        roles_of = {name: ", ".join(Role(r).label for r in spec[2])
-                    for name, spec in DEMO_USERS.items()}
+        roles_of = {
+            name: ", ".join(Role(r).label for r in spec[2]) for name, spec in DEMO_USERS.items()
+        }
         roles_of["admin"] = "site admin (Django admin at /admin/)"
         for username, secret in passwords.items():
             self.stdout.write(f"  {username:<11} {secret:<18} {roles_of[username]}")

@@ -16,6 +16,8 @@ class Command(BaseCommand):
                 f"in {report.checked} entries."
             )
         # Printing the head lets an operator anchor it somewhere outside this database.
-        self.stdout.write(self.style.SUCCESS(
-            f"Audit trail intact: {report.checked} entries, head {report.head_hash}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Audit trail intact: {report.checked} entries, head {report.head_hash}."
+            )
+        )
