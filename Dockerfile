@@ -6,10 +6,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The project runs from its source in /app rather than being pip-installed:
-# settings find templates/ and static/ relative to tre/, and the Celery worker
-# imports the apps (accounts, workspaces, jobs) by top-level name, so /app must
-# be on the path whatever the current directory.
+# The project runs from its source in /app rather than being pip-installed
+# (settings find templates/ and static/ next to tre/); PYTHONPATH makes tre,
+# accounts, workspaces and jobs importable whatever the current directory.
 ENV PYTHONPATH=/app \
     TRE_DATA_DIR=/data
 

@@ -83,6 +83,10 @@ def demo() -> int:
 
     env = dict(os.environ)
     children: list[subprocess.Popen] = []
+    # Ctrl-C, and a plain `kill` too, stop everything this command started (SIGINT is
+    # re-armed in case a parent shell started us with it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ExitStack() as stack:
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = stack.enter_context(
