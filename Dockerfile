@@ -45,20 +45,21 @@ COPY jobs ./jobs
 COPY templates ./templates
 COPY static ./static
 
-USER tre
-
 # Production settings refuse to load without a real-looking secret key and
 # allowed hosts; these throwaway values exist for this one step only and are
-# never used at runtime (no ENV). STATIC_ROOT is /data/staticfiles, so this
-# fills the tre-data volume the first time it is created; the compose file's
-# migrate service runs collectstatic again to refresh an existing volume.
+# never used at runtime (no ENV). The static files go to /app/var/staticfiles,
+# part of the image (a release), not of the /data volume; root owns them.
 RUN DJANGO_ENV=production \
     DJANGO_DEBUG=false \
     DJANGO_SECRET_KEY=collectstatic-only-throwaway-build-key-never-used-at-runtime \
     DJANGO_ALLOWED_HOSTS=build.invalid \
-    python manage.py collectstatic --no-input
+    TRE_DATA_DIR=/tmp/build-data \
+    python manage.py collectstatic --no-input \
+    && rm -rf /tmp/build-data
 
-# Uploaded and derived files (and the collected static files) live here.
+USER tre
+
+# Uploaded and derived files live here.
 VOLUME ["/data"]
 
 EXPOSE 8000
