@@ -40,6 +40,8 @@ class Action:
 
 VIEW_WORKSPACE = "view_workspace"
 MANAGE_MEMBERS = "manage_members"
+VIEW_DATASETS = "view_datasets"
+MANAGE_DATASETS = "manage_datasets"
 
 ACTIONS: dict[str, Action] = {
     action.codename: action
@@ -54,6 +56,17 @@ ACTIONS: dict[str, Action] = {
             "Add and remove members and change their roles",
             frozenset({Role.OWNER}),
             staff_permission="workspaces.change_membership",
+        ),
+        Action(
+            VIEW_DATASETS,
+            "See datasets' schemas and browse their synthetic samples",
+            frozenset({Role.RESEARCHER, Role.OUTPUT_CHECKER}),
+        ),
+        Action(
+            MANAGE_DATASETS,
+            "Upload, version, classify and erase datasets",
+            frozenset({Role.OUTPUT_CHECKER}),
+            staff_permission="workspaces.add_dataset",
         ),
     ]
 }

@@ -182,7 +182,53 @@ STORAGES = {
         if IS_PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    # Encrypted dataset files, under random names. A local directory by default; with
+    # web and workers on several machines, S3-compatible object storage they all reach.
+    "datasets": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(DATA_DIR / "datasets"),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+    if os.environ.get("TRE_DATASET_STORAGE", "local") == "local"
+    else {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("TRE_S3_BUCKET", ""),
+            "endpoint_url": os.environ.get("TRE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("TRE_S3_REGION") or None,
+            "access_key": os.environ.get("TRE_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("TRE_S3_SECRET_ACCESS_KEY") or None,
+            "location": "datasets",
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    },
 }
+if os.environ.get("TRE_DATASET_STORAGE", "local") not in {"local", "s3"}:
+    raise ImproperlyConfigured("TRE_DATASET_STORAGE must be 'local' or 's3'")
+
+# Encryption at rest: the master key wraps every data key. TRE_MASTER_KEY (base64 of 32
+# bytes) or a key file; in development a key file is created in DATA_DIR on first use.
+TRE_MASTER_KEY_FILE = os.environ.get("TRE_MASTER_KEY_FILE", str(DATA_DIR / "master.key"))
+if IS_PRODUCTION and not (
+    os.environ.get("TRE_MASTER_KEY") or os.environ.get("TRE_MASTER_KEY_FILE")
+):
+    raise ImproperlyConfigured(
+        "Refusing to start in production mode: set TRE_MASTER_KEY or TRE_MASTER_KEY_FILE."
+    )
+# Scratch space for ciphertext on its way to storage; never holds plaintext.
+TRE_TEMP_DIR = os.environ.get("TRE_TEMP_DIR") or None
+
+# Dataset uploads: the size limit, and the synthetic sample's size and privacy guards.
+TRE_MAX_UPLOAD_BYTES = env_int("TRE_MAX_UPLOAD_BYTES", 2 * 1024**3)
+TRE_SYNTHETIC_ROWS = env_int("TRE_SYNTHETIC_ROWS", 5000)
+TRE_SYNTHETIC_RARE_THRESHOLD = env_int("TRE_SYNTHETIC_RARE_THRESHOLD", 10)
+# Uploads always go to a temporary file on disk, encrypted as they arrive
+# (workspaces.uploads), never into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
 # How many reverse proxies sit in front of the portal; the audit trail takes the
 # client address from X-Forwarded-For only that many hops deep, never blindly.

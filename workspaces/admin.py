@@ -5,7 +5,15 @@ from django.db.models import Count
 
 from workspaces import services
 from workspaces.forms import RolesField
-from workspaces.models import Membership, Workspace
+from workspaces.models import (
+    DataKey,
+    Dataset,
+    DatasetVersion,
+    EncryptedFile,
+    Membership,
+    SyntheticSample,
+    Workspace,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -127,3 +135,85 @@ class MembershipAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"{membership}: {' '.join(error.messages)}", messages.ERROR
                 )
+
+
+class DatasetVersionInline(admin.TabularInline):
+    model = DatasetVersion
+    fields = ["number", "status", "row_count", "created_at", "created_by", "erased_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    """Datasets are ingested and erased through the portal or `manage.py ingest_dataset`,
+    where the encryption and the identifier decisions happen; here they are looked at."""
+
+    list_display = ["name", "workspace", "classification", "created_at", "created_by", "erased_at"]
+    list_filter = ["classification", "workspace", "erased_at"]
+    search_fields = ["name", "description", "workspace__name", "workspace__slug"]
+    list_select_related = ["workspace", "created_by"]
+    readonly_fields = ["workspace", "name", "created_at", "created_by", "erased_at"]
+    fields = readonly_fields[:2] + ["classification", "description"] + readonly_fields[2:]
+    inlines = [DatasetVersionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.update_dataset(
+            dataset=obj,
+            classification=obj.classification,
+            description=obj.description,
+            by=request.user,
+        )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "status", "row_count", "source_format", "created_at", "created_by"]
+    list_filter = ["status", "source_format", "dataset__workspace"]
+    search_fields = ["dataset__name", "dataset__workspace__name"]
+    list_select_related = ["dataset", "created_by"]
+    exclude = ["staged_file", "data_file"]
+
+
+@admin.register(SyntheticSample)
+class SyntheticSampleAdmin(ReadOnlyAdmin):
+    list_display = ["version", "status", "progress", "row_count", "created_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["version__dataset__name"]
+    exclude = ["file"]
+
+
+@admin.register(EncryptedFile)
+class EncryptedFileAdmin(ReadOnlyAdmin):
+    list_display = ["storage_name", "size_bytes", "sha256", "data_key", "created_at"]
+    search_fields = ["storage_name", "sha256"]
+
+
+@admin.register(DataKey)
+class DataKeyAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "purpose", "master_key_id", "created_at"]
+    list_filter = ["purpose", "master_key_id"]
+    search_fields = ["master_key_id"]
+    exclude = ["wrapped_key"]

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from tre.permissions import ROLE_DESCRIPTIONS, Role
+from workspaces.models import DATASET_NAME_HELP, Classification
 
 
 class RolesField(forms.MultipleChoiceField):
@@ -33,3 +34,54 @@ class AddMemberForm(forms.Form):
 
 class MemberRolesForm(forms.Form):
     roles = RolesField()
+
+
+class DatasetFileField(forms.FileField):
+    """A file received by workspaces.uploads.EncryptingUploadHandler."""
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if upload is not None and getattr(upload, "too_large", False):
+            from django.conf import settings
+
+            limit = settings.TRE_MAX_UPLOAD_BYTES / 1024**2
+            raise forms.ValidationError(f"The file is larger than the limit of {limit:,.0f} MB.")
+        return upload
+
+
+ENCODING_CHOICES = [
+    ("utf-8", "UTF-8 (most files)"),
+    ("cp1252", "Windows-1252 (older Excel exports)"),
+    ("latin-1", "ISO-8859-1 (Latin-1)"),
+]
+
+
+class DatasetUploadForm(forms.Form):
+    file = DatasetFileField(
+        label="CSV or Parquet file",
+        help_text="Any common delimiter is detected. Values are never shown, not even to you.",
+    )
+    name = forms.CharField(max_length=64, help_text=DATASET_NAME_HELP)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    classification = forms.ChoiceField(
+        choices=Classification.choices, initial=Classification.CONFIDENTIAL
+    )
+    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, initial="utf-8",
+                                 help_text="For CSV files; Parquet carries its own.")
+
+
+class VersionUploadForm(forms.Form):
+    file = DatasetFileField(label="CSV or Parquet file for the new version")
+    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, initial="utf-8")
+
+
+class DatasetSettingsForm(forms.Form):
+    classification = forms.ChoiceField(choices=Classification.choices)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Recorded in the audit trail.")
+    confirm = forms.BooleanField(
+        label="I understand this destroys the data for good: it cannot be recovered."
+    )

@@ -3,7 +3,7 @@
 from guardian.shortcuts import get_objects_for_user
 
 from tre.permissions import VIEW_WORKSPACE
-from workspaces.models import Membership, Workspace
+from workspaces.models import Dataset, Membership, SyntheticSample, Workspace
 
 
 def workspaces_for(user):
@@ -30,3 +30,45 @@ def members_of(workspace: Workspace):
 
 def membership_of(user, workspace: Workspace) -> Membership | None:
     return Membership.objects.filter(workspace=workspace, user=user).first()
+
+
+def datasets_of(workspace: Workspace):
+    return (
+        Dataset.objects.filter(workspace=workspace, erased_at=None)
+        .prefetch_related("versions")
+        .order_by("name")
+    )
+
+
+def synthetic_frame(sample: SyntheticSample):
+    """The synthetic sample as a DataFrame (small: a few thousand rows)."""
+    from workspaces.services.datasets import read_table
+
+    kinds = {column["name"]: column["kind"] for column in sample.version.schema}
+    return read_table(sample.file, kinds)
+
+
+def summary_cards(sample: SyntheticSample) -> list[dict]:
+    """Per column: headline figures and bars scaled for a small inline chart."""
+    cards = []
+    for name, entry in sample.summary.items():
+        if "histogram" in entry:
+            edges = entry["histogram"]["edges"]
+            bars = [
+                [f"{edges[i]:g}–{edges[i + 1]:g}", count]
+                for i, count in enumerate(entry["histogram"]["counts"])
+            ]
+        else:
+            bars = entry.get("bars", [])
+        tallest = max((count for _, count in bars), default=0) or 1
+        cards.append(
+            {
+                "name": name,
+                "entry": entry,
+                "bars": [
+                    {"label": label, "count": count, "height": round(100 * count / tallest, 1)}
+                    for label, count in bars
+                ],
+            }
+        )
+    return cards

@@ -44,6 +44,7 @@ def workspace_detail(request, slug):
             "workspace": workspace,
             "members": selectors.members_of(workspace),
             "my_membership": selectors.membership_of(request.user, workspace),
+            "datasets": selectors.datasets_of(workspace),
         },
     )
 
