@@ -31,7 +31,8 @@ WORKDIR /app
 # Dependencies first, in their own layer: it is rebuilt only when pyproject.toml
 # changes, not on every change to the code.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# The s3 extra too: dataset storage may be S3-compatible object storage (TRE_DATASET_STORAGE=s3).
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['s3']))" \
        > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
@@ -70,7 +71,10 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; hosts = [h.strip().lstrip('.') for h in os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',') if h.strip() not in ('', '*')]; r.urlopen(r.Request('http://127.0.0.1:8000/health/', headers={'Host': (hosts or ['127.0.0.1'])[0]}), timeout=8)"]
 
 # --worker-tmp-dir: gunicorn's heartbeat files on tmpfs, not the overlay filesystem.
+# --timeout: a steward's upload is validated and encrypted within its request; a
+# file of a gigabyte or more takes longer than gunicorn's default 30 s.
 CMD ["gunicorn", "tre.wsgi:application", \
      "--bind", "0.0.0.0:8000", \
      "--access-logfile", "-", \
-     "--worker-tmp-dir", "/dev/shm"]
+     "--worker-tmp-dir", "/dev/shm", \
+     "--timeout", "600"]

@@ -99,9 +99,25 @@ class WorkerProcess:
     def log(self) -> str:
         return Path(self.log_path).read_text(errors="replace")
 
+    def wait_for_log(self, text: str, seconds: float = 10) -> str:
+        """The log once it holds `text` (the worker logs just after storing a result)."""
+        deadline = time.monotonic() + seconds
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return log
+
 
 @pytest.fixture(scope="session")
-def celery_worker_process(redis_url, django_db_setup, django_db_blocker, tmp_path_factory):
+def worker_data_dir(tmp_path_factory):
+    """The data directory (dataset storage, master key) the worker process uses; tests
+    that hand it work point their own settings there too (see tests/integration)."""
+    return tmp_path_factory.mktemp("worker-data")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    redis_url, django_db_setup, django_db_blocker, tmp_path_factory, worker_data_dir
+):
     """A real `celery worker` process on the real broker and the session's test database."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
@@ -109,6 +125,7 @@ def celery_worker_process(redis_url, django_db_setup, django_db_blocker, tmp_pat
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url_for_worker(),
         "DJANGO_SETTINGS_MODULE": "tre.settings",
+        "TRE_DATA_DIR": str(worker_data_dir),
     }
     with open(log_path, "w") as log:
         popen = subprocess.Popen(
@@ -148,6 +165,47 @@ def celery_worker_process(redis_url, django_db_setup, django_db_blocker, tmp_pat
         popen.wait(timeout=30)
     except subprocess.TimeoutExpired:
         popen.kill()
+
+
+@pytest.fixture(autouse=True)
+def private_storage(settings, tmp_path):
+    """Each test's dataset files and master key in its own temporary directory."""
+    from workspaces import vault
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "datasets": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "datasets")},
+        },
+    }
+    settings.TRE_MASTER_KEY_FILE = str(tmp_path / "master.key")
+    vault.master_key.cache_clear()
+    yield tmp_path / "datasets"
+    vault.master_key.cache_clear()
+
+
+@pytest.fixture
+def ready_version(workspace, checker, django_capture_on_commit_callbacks):
+    """A decided dataset version with a built synthetic sample (built in-process here;
+    tests/integration builds one on a real worker)."""
+    from tests.factories import admissions_csv, upload_of
+    from workspaces import services
+    from workspaces.services.datasets import suggested_decisions
+
+    with django_capture_on_commit_callbacks():  # the queued task is not sent
+        version = services.ingest_dataset(
+            workspace=workspace,
+            upload=upload_of(admissions_csv(60)),
+            by=checker,
+            name="admissions",
+        )
+        version = services.decide_columns(
+            version=version, decisions=suggested_decisions(version), by=checker
+        )
+    services.build_synthetic_sample(sample=version.synthetic_sample)
+    version.refresh_from_db()
+    return version
 
 
 @pytest.fixture(autouse=True)

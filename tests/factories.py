@@ -63,7 +63,9 @@ def admissions_csv(rows: int = 300, seed: int = 7) -> str:
     first = ["Ann", "Bob", "Cara", "Dev", "Ema", "Finn", "Gul", "Hana", "Ivo", "Jon"]
     last = ["Smith", "Jones", "Patel", "Khan", "Brown", "Wilson", "Taylor", "Evans"]
     wards = ["cardiology", "oncology", "renal", "maternity", "surgery"]
-    lines = ["patient_name,nhs_number,email,postcode,date_of_birth,age,ward,length_of_stay,readmitted"]
+    lines = [
+        "patient_name,nhs_number,email,postcode,date_of_birth,age,ward,length_of_stay,readmitted"
+    ]
     for index in range(rows):
         body = f"{rng.randrange(100000000, 999999999):09d}"
         digits = [int(d) for d in body]

@@ -9,11 +9,13 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from workspaces.models import Membership
+from workspaces.models import Dataset, DatasetVersion, Membership, SyntheticSample
 
 PRINCIPALS = ["anonymous", "outsider", "site_admin", "owner", "researcher", "checker"]
 
 OK, REDIRECT, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "redirect", "login", "forbidden", "not found"
+# Short aliases keep the matrix readable: NO is a 403, HIDDEN a 404.
+NO, HIDDEN = FORBIDDEN, NOT_FOUND
 
 
 def expect(anonymous, outsider, site_admin, owner, researcher, checker):
@@ -22,69 +24,75 @@ def expect(anonymous, outsider, site_admin, owner, researcher, checker):
     )
 
 
-def roles_of_target(ctx):
-    return {"member-{}-roles".format(ctx["target"].pk): ["researcher", "output_checker"]}
+def csv_file():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("wards.csv", b"ward,beds\ncardiology,12\nrenal,8\n")
 
 
-# name -> (method, path builder, POST data builder, expected outcome per principal)
+W = "/workspaces/cardiac"
+D = W + "/datasets/{dataset}"
+V = D + "/v{version}"
+ERASE = {"reason": "test", "confirm": "on"}
+
+# name: (method, path with {placeholders}, POST data or a function of ctx, outcome per principal)
+# fmt: off
 MATRIX = {
-    "home": (
-        "get",
-        lambda ctx: "/",
-        None,
-        expect(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
-    ),
-    "health": ("get", lambda ctx: "/health/", None, expect(OK, OK, OK, OK, OK, OK)),
-    "accounts:login": (
-        "get",
-        lambda ctx: "/accounts/sign-in/",
-        None,
-        expect(OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
-    ),
-    "accounts:logout": (
-        "post",
-        lambda ctx: "/accounts/sign-out/",
-        None,
-        expect(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
-    ),
-    "workspaces:list": ("get", lambda ctx: "/workspaces/", None, expect(LOGIN, OK, OK, OK, OK, OK)),
-    "workspaces:detail": (
-        "get",
-        lambda ctx: "/workspaces/cardiac/",
-        None,
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, OK, OK, OK),
-    ),
-    "workspaces:members": (
-        "get",
-        lambda ctx: "/workspaces/cardiac/members/",
-        None,
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, OK, FORBIDDEN, FORBIDDEN),
-    ),
+    "home": ("get", "/", None, expect(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    "health": ("get", "/health/", None, expect(OK, OK, OK, OK, OK, OK)),
+    "accounts:login": ("get", "/accounts/sign-in/", None,
+                       expect(OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    "accounts:logout": ("post", "/accounts/sign-out/", None,
+                        expect(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    "workspaces:list": ("get", "/workspaces/", None, expect(LOGIN, OK, OK, OK, OK, OK)),
+    "workspaces:detail": ("get", W + "/", None, expect(LOGIN, HIDDEN, HIDDEN, OK, OK, OK)),
+    # --- members: owners manage them -------------------------------------------------------
+    "workspaces:members": ("get", W + "/members/", None,
+                           expect(LOGIN, HIDDEN, HIDDEN, OK, NO, NO)),
     "workspaces:members#add": (
-        "post",
-        lambda ctx: "/workspaces/cardiac/members/",
-        lambda ctx: {"user": ctx["newcomer"].username, "roles": ["researcher"]},
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN),
-    ),
+        "post", W + "/members/", lambda ctx: {"user": "newcomer", "roles": ["researcher"]},
+        expect(LOGIN, HIDDEN, HIDDEN, REDIRECT, NO, NO)),
     "workspaces:member_roles": (
-        "post",
-        lambda ctx: f"/workspaces/cardiac/members/{ctx['target'].pk}/roles/",
-        roles_of_target,
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN),
-    ),
-    "workspaces:member_remove": (
-        "post",
-        lambda ctx: f"/workspaces/cardiac/members/{ctx['target'].pk}/remove/",
-        None,
-        expect(LOGIN, NOT_FOUND, NOT_FOUND, REDIRECT, FORBIDDEN, FORBIDDEN),
-    ),
-    "admin": (
-        "get",
-        lambda ctx: "/admin/",
-        None,
-        expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT),
-    ),
+        "post", W + "/members/{target}/roles/",
+        lambda ctx: {f"member-{ctx['target']}-roles": ["researcher", "output_checker"]},
+        expect(LOGIN, HIDDEN, HIDDEN, REDIRECT, NO, NO)),
+    "workspaces:member_remove": ("post", W + "/members/{target}/remove/", None,
+                                 expect(LOGIN, HIDDEN, HIDDEN, REDIRECT, NO, NO)),
+    # --- datasets: stewards manage them; researchers and stewards see them ----------------
+    "workspaces:dataset_new": ("get", W + "/datasets/new/", None,
+                               expect(LOGIN, HIDDEN, HIDDEN, NO, NO, OK)),
+    "workspaces:dataset_new#upload": (
+        "post", W + "/datasets/new/",
+        lambda ctx: {"file": csv_file(), "name": "uploaded", "classification": "internal",
+                     "encoding": "utf-8"},
+        expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:dataset": ("get", D + "/", None,
+                           expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "workspaces:version_new": (
+        "post", D + "/versions/new/", lambda ctx: {"file": csv_file(), "encoding": "utf-8"},
+        expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:dataset_settings": (
+        "post", D + "/settings/", lambda ctx: {"classification": "restricted"},
+        expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:dataset_erase": ("post", D + "/erase/", lambda ctx: ERASE,
+                                 expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:dataset_version": ("get", V + "/", None,
+                                   expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "workspaces:version_decide": ("post", V + "/decide/", lambda ctx: {},
+                                  expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:version_erase": ("post", V + "/erase/", lambda ctx: ERASE,
+                                 expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:sample_rebuild": ("post", V + "/synthetic/rebuild/", lambda ctx: {},
+                                  expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "workspaces:sample_browse": ("get", V + "/synthetic/", None,
+                                 expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "workspaces:sample_status": ("get", V + "/synthetic/status/", None,
+                                 expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "workspaces:sample_download": ("get", V + "/synthetic.csv", None,
+                                   expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT)),
 }
+# fmt: on
 
 
 def routed_names(patterns=None, namespace=""):
@@ -131,22 +139,31 @@ def test_matrix(
 ):
     from tests.factories import UserFactory
 
-    ctx = {
-        "target": Membership.objects.get(user=researcher, workspace=workspace),
-        "newcomer": UserFactory(username="newcomer"),
-    }
-    method, path_of, data_of, expected = MATRIX[name]
+    ctx = {"target": Membership.objects.get(user=researcher, workspace=workspace).pk}
+    UserFactory(username="newcomer")
+    method, path, data, expected = MATRIX[name]
+    if "{dataset}" in path:
+        version = request.getfixturevalue("ready_version")
+        ctx.update(dataset=version.dataset_id, version=version.number)
     if principal != "anonymous":
         client.force_login(request.getfixturevalue(principal))
-    memberships_before = sorted(Membership.objects.values_list("pk", "roles"))
+    before = state_of_everything()
 
-    path = path_of(ctx)
-    response = getattr(client, method)(path, data_of(ctx) if data_of else None)
+    path = path.format(**ctx)
+    response = getattr(client, method)(path, data(ctx) if data else None)
 
     assert outcome_of(response, path) == expected[principal]
     if method == "post" and expected[principal] != REDIRECT:
-        # A refused change changed nothing.
-        assert sorted(Membership.objects.values_list("pk", "roles")) == memberships_before
+        assert state_of_everything() == before, "a refused change changed something"
+
+
+def state_of_everything():
+    return (
+        sorted(Membership.objects.values_list("pk", "roles")),
+        sorted(Dataset.objects.values_list("pk", "classification", "erased_at")),
+        sorted(DatasetVersion.objects.values_list("pk", "status")),
+        SyntheticSample.objects.count(),
+    )
 
 
 def strip_csrf(content: bytes) -> bytes:

@@ -159,7 +159,7 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "workspace__name", "workspace__slug"]
     list_select_related = ["workspace", "created_by"]
     readonly_fields = ["workspace", "name", "created_at", "created_by", "erased_at"]
-    fields = readonly_fields[:2] + ["classification", "description"] + readonly_fields[2:]
+    fields = [*readonly_fields[:2], "classification", "description", *readonly_fields[2:]]
     inlines = [DatasetVersionInline]
 
     def has_add_permission(self, request):

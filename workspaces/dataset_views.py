@@ -196,7 +196,7 @@ def _version_new(request, workspace, dataset):
 @login_required
 @require_POST
 def dataset_settings(request, slug, dataset_id):
-    workspace, dataset = _dataset_for(request, slug, dataset_id, MANAGE_DATASETS)
+    _, dataset = _dataset_for(request, slug, dataset_id, MANAGE_DATASETS)
     form = DatasetSettingsForm(request.POST)
     if form.is_valid():
         services.update_dataset(dataset=dataset, by=request.user, **form.cleaned_data)
@@ -265,7 +265,7 @@ def version_detail(request, slug, dataset_id, number):
 @login_required
 @require_POST
 def version_decide(request, slug, dataset_id, number):
-    workspace, dataset, version = _version_for(request, slug, dataset_id, number, MANAGE_DATASETS)
+    _, _, version = _version_for(request, slug, dataset_id, number, MANAGE_DATASETS)
     decisions = {}
     for index, column in enumerate(version.staged_schema):
         action = request.POST.get(f"action-{index}", "keep")
@@ -287,7 +287,7 @@ def version_decide(request, slug, dataset_id, number):
 @login_required
 @require_POST
 def version_erase(request, slug, dataset_id, number):
-    workspace, dataset, version = _version_for(request, slug, dataset_id, number, MANAGE_DATASETS)
+    _, dataset, version = _version_for(request, slug, dataset_id, number, MANAGE_DATASETS)
     form = EraseForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give a reason and confirm to erase.")
@@ -295,6 +295,20 @@ def version_erase(request, slug, dataset_id, number):
     services.erase_version(version=version, by=request.user, reason=form.cleaned_data["reason"])
     messages.success(request, f"{version} was erased: its keys and files are destroyed.")
     return redirect(dataset.get_absolute_url())
+
+
+@login_required
+@require_POST
+def sample_rebuild(request, slug, dataset_id, number):
+    _, _, version = _version_for(request, slug, dataset_id, number, MANAGE_DATASETS)
+    sample = get_object_or_404(SyntheticSample, version=version)
+    try:
+        services.rebuild_synthetic_sample(sample=sample, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The synthetic sample is queued to be built again.")
+    return redirect(version.get_absolute_url())
 
 
 @login_required
@@ -325,8 +339,7 @@ def sample_browse(request, slug, dataset_id, number):
     sort = request.GET.get("sort", "")
     descending = request.GET.get("dir") == "desc"
     if sort in columns:
-        frame = frame.sort_values(sort, ascending=not descending, na_position="last",
-                                  kind="stable")
+        frame = frame.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
     pages = max(1, math.ceil(len(frame) / PAGE_SIZE))
     try:
         page = min(max(1, int(request.GET.get("page", 1))), pages)

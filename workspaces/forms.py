@@ -66,8 +66,11 @@ class DatasetUploadForm(forms.Form):
     classification = forms.ChoiceField(
         choices=Classification.choices, initial=Classification.CONFIDENTIAL
     )
-    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, initial="utf-8",
-                                 help_text="For CSV files; Parquet carries its own.")
+    encoding = forms.ChoiceField(
+        choices=ENCODING_CHOICES,
+        initial="utf-8",
+        help_text="For CSV files; Parquet carries its own.",
+    )
 
 
 class VersionUploadForm(forms.Form):

@@ -249,15 +249,6 @@ class DatasetVersion(models.Model):
     def __str__(self):
         return f"{self.dataset.name} v{self.number}"
 
-    @property
-    def workspace(self):
-        return self.dataset.workspace
-
-    def move_to(self, status: "DatasetVersion.Status") -> None:
-        if status not in self.TRANSITIONS[self.status]:
-            raise ValueError(f"A dataset version cannot go from {self.status} to {status}.")
-        self.status = status
-
     def get_absolute_url(self):
         return reverse(
             "workspaces:dataset_version",
@@ -267,6 +258,15 @@ class DatasetVersion(models.Model):
                 "number": self.number,
             },
         )
+
+    @property
+    def workspace(self):
+        return self.dataset.workspace
+
+    def move_to(self, status: "DatasetVersion.Status") -> None:
+        if status not in self.TRANSITIONS[self.status]:
+            raise ValueError(f"A dataset version cannot go from {self.status} to {status}.")
+        self.status = status
 
 
 class SyntheticSample(models.Model):

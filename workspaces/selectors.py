@@ -55,7 +55,7 @@ def summary_cards(sample: SyntheticSample) -> list[dict]:
         if "histogram" in entry:
             edges = entry["histogram"]["edges"]
             bars = [
-                [f"{edges[i]:g}–{edges[i + 1]:g}", count]
+                [f"{edges[i]:g} to {edges[i + 1]:g}", count]
                 for i, count in enumerate(entry["histogram"]["counts"])
             ]
         else:

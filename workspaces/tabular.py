@@ -465,7 +465,7 @@ class ColumnProfiler:
                 "name": column,
                 "kind": kind,
                 "missing_share": round(self._missing[column] / self.rows, 4) if self.rows else 0,
-                "distinct_count": int(len(self._hashes[column])),
+                "distinct_count": len(self._hashes[column]),
             }
             for column, kind in self.kinds.items()
         ]

@@ -25,6 +25,7 @@ urlpatterns += [
     path(version + "decide/", dataset_views.version_decide, name="version_decide"),
     path(version + "erase/", dataset_views.version_erase, name="version_erase"),
     path(version + "synthetic/", dataset_views.sample_browse, name="sample_browse"),
+    path(version + "synthetic/rebuild/", dataset_views.sample_rebuild, name="sample_rebuild"),
     path(version + "synthetic/status/", dataset_views.sample_status, name="sample_status"),
     path(version + "synthetic.csv", dataset_views.sample_download, name="sample_download"),
 ]

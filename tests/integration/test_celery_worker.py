@@ -25,4 +25,5 @@ def test_a_task_round_trips_through_broker_and_worker(celery_worker_process, red
 
     assert outcome["database"] == connection.vendor
     assert result.successful()
-    assert f"Task tre.tasks.health_check[{result.id}] succeeded" in celery_worker_process.log()
+    succeeded = f"Task tre.tasks.health_check[{result.id}] succeeded"
+    assert succeeded in celery_worker_process.wait_for_log(succeeded)

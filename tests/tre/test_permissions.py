@@ -4,7 +4,9 @@ from guardian.shortcuts import get_user_perms
 from tests.factories import MembershipFactory, UserFactory
 from tre.permissions import (
     ACTIONS,
+    MANAGE_DATASETS,
     MANAGE_MEMBERS,
+    VIEW_DATASETS,
     VIEW_WORKSPACE,
     Role,
     may,
@@ -31,9 +33,12 @@ def test_every_declared_action_is_a_permission_on_the_workspace_model():
     ("roles", "expected"),
     [
         ([Role.OWNER], {VIEW_WORKSPACE, MANAGE_MEMBERS}),
-        ([Role.RESEARCHER], {VIEW_WORKSPACE}),
-        ([Role.OUTPUT_CHECKER], {VIEW_WORKSPACE}),
-        ([Role.RESEARCHER, Role.OUTPUT_CHECKER], {VIEW_WORKSPACE}),
+        ([Role.RESEARCHER], {VIEW_WORKSPACE, VIEW_DATASETS}),
+        ([Role.OUTPUT_CHECKER], {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS}),
+        (
+            [Role.OWNER, Role.OUTPUT_CHECKER],
+            {VIEW_WORKSPACE, MANAGE_MEMBERS, VIEW_DATASETS, MANAGE_DATASETS},
+        ),
         ([], set()),
     ],
 )
@@ -44,15 +49,15 @@ def test_roles_grant_their_declared_permissions(roles, expected):
 def test_guardian_follows_membership_both_ways(workspace):
     user = UserFactory()
     membership = MembershipFactory(workspace=workspace, user=user, roles=["researcher"])
-    assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE}
+    assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE, VIEW_DATASETS}
 
-    membership.roles = ["researcher", "owner"]
+    membership.roles = ["owner"]
     membership.save()
     assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE, MANAGE_MEMBERS}
 
     membership.roles = ["output_checker"]
     membership.save()
-    assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE}
+    assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS}
 
     membership.delete()
     assert set(get_user_perms(user, workspace)) == set()
@@ -102,4 +107,4 @@ def test_resync_repairs_permissions_changed_behind_its_back(workspace, researche
     remove_perm(f"workspaces.{VIEW_WORKSPACE}", researcher, workspace)
     assign_perm(f"workspaces.{MANAGE_MEMBERS}", researcher, workspace)
     assert sync_all_workspace_permissions() == Membership.objects.count()
-    assert set(get_user_perms(researcher, workspace)) == {VIEW_WORKSPACE}
+    assert set(get_user_perms(researcher, workspace)) == {VIEW_WORKSPACE, VIEW_DATASETS}

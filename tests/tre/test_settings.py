@@ -58,12 +58,30 @@ def test_production_refuses_unsafe_settings(env, complaint):
     assert complaint in result.stderr
 
 
+SAFE = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": GOOD_KEY,
+    "DJANGO_ALLOWED_HOSTS": "tre.example.org",
+    "TRE_MASTER_KEY_FILE": "/run/secrets/tre-master-key",
+}
+
+
 def test_production_starts_with_safe_settings():
-    result = load_settings(
-        DJANGO_ENV="production", DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="tre.example.org"
-    )
+    result = load_settings(**SAFE)
     assert result.returncode == 0, result.stderr
     assert "False ['tre.example.org']" in result.stdout
+
+
+def test_production_refuses_to_run_without_a_master_key():
+    result = load_settings(**{**SAFE, "TRE_MASTER_KEY_FILE": ""})
+    assert result.returncode != 0
+    assert "set TRE_MASTER_KEY or TRE_MASTER_KEY_FILE" in result.stderr
+
+
+def test_dataset_storage_must_be_local_or_s3():
+    result = load_settings(TRE_DATASET_STORAGE="ftp")
+    assert result.returncode != 0
+    assert "TRE_DATASET_STORAGE must be 'local' or 's3'" in result.stderr
 
 
 def test_a_malformed_boolean_is_an_error_not_a_guess():

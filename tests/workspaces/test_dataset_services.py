@@ -10,21 +10,6 @@ from workspaces.services.datasets import read_table, suggested_decisions
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "datasets": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "datasets")},
-        },
-    }
-    settings.TRE_MASTER_KEY_FILE = str(tmp_path / "master.key")
-    vault.master_key.cache_clear()
-    yield tmp_path / "datasets"
-    vault.master_key.cache_clear()
-
-
 def run_storage_clean_up(callbacks):
     """Run the on-commit callbacks that delete ciphertext; not the one that queues a
     synthetic sample (the integration tests run that against a real worker)."""
@@ -44,12 +29,14 @@ def ingest(workspace, checker, content=None, name="admissions", **kwargs):
         workspace=workspace,
         upload=upload_of(admissions_csv() if content is None else content),
         by=checker,
-        name=name, **kwargs,
+        name=name,
+        **kwargs,
     )
 
 
-def test_ingest_stages_an_encrypted_version_with_schema_and_findings(workspace, checker,
-                                                                     private_storage):
+def test_ingest_stages_an_encrypted_version_with_schema_and_findings(
+    workspace, checker, private_storage
+):
     version = ingest(workspace, checker)
 
     assert version.status == DatasetVersion.Status.AWAITING_DECISIONS
@@ -96,8 +83,9 @@ def test_ingest_is_audited_without_values(workspace, checker):
         (b"PAR1\x00\x00garbage", "cannot be read as Parquet"),
     ],
 )
-def test_bad_input_gets_a_clear_message_and_leaves_nothing(workspace, checker, private_storage,
-                                                           content, message):
+def test_bad_input_gets_a_clear_message_and_leaves_nothing(
+    workspace, checker, private_storage, content, message
+):
     with pytest.raises(ValidationError, match=message):
         ingest(workspace, checker, content)
     assert not Dataset.objects.exists()
@@ -137,8 +125,10 @@ def test_parquet_is_ingested(workspace, checker):
     pd.DataFrame({"age": [40, 50, None], "ward": ["a", "b", "a"]}).to_parquet(buffer)
     version = ingest(workspace, checker, buffer.getvalue(), name="from_parquet")
     assert version.source_format == "parquet"
-    assert {c["name"]: c["kind"] for c in version.staged_schema} == {"age": "float",
-                                                                      "ward": "string"}
+    assert {c["name"]: c["kind"] for c in version.staged_schema} == {
+        "age": "float",
+        "ward": "string",
+    }
 
 
 def test_size_limit(workspace, checker, settings):
@@ -167,8 +157,9 @@ def decide(version, checker, **overrides):
     return services.decide_columns(version=version, decisions=decisions, by=checker)
 
 
-def test_decisions_apply_and_are_recorded(workspace, checker, private_storage,
-                                         django_capture_on_commit_callbacks):
+def test_decisions_apply_and_are_recorded(
+    workspace, checker, private_storage, django_capture_on_commit_callbacks
+):
     version = ingest(workspace, checker)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         version = decide(version, checker)
@@ -201,8 +192,9 @@ def test_pseudonyms_are_stable_across_versions_so_joins_work(workspace, checker)
     content = admissions_csv(rows=50)
     first = decide(ingest(workspace, checker, content), checker)
     dataset = first.dataset
-    second = services.ingest_dataset(workspace=workspace, upload=upload_of(content), by=checker,
-                                     dataset=dataset)
+    second = services.ingest_dataset(
+        workspace=workspace, upload=upload_of(content), by=checker, dataset=dataset
+    )
     second = decide(second, checker)
     assert second.number == 2
     kinds = {column["name"]: column["kind"] for column in first.schema}
@@ -241,9 +233,9 @@ def test_a_flipped_byte_in_storage_is_detected(workspace, checker, private_stora
         read_table(version.data_file, kinds)
 
 
-def test_erasing_a_version_destroys_the_key_before_the_files(workspace, checker,
-                                                            private_storage,
-                                                            django_capture_on_commit_callbacks):
+def test_erasing_a_version_destroys_the_key_before_the_files(
+    workspace, checker, private_storage, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         version = decide(ingest(workspace, checker), checker)
     run_storage_clean_up(callbacks)
@@ -264,12 +256,17 @@ def test_erasing_a_version_destroys_the_key_before_the_files(workspace, checker,
     assert event.details["reason"] == "consent withdrawn"
 
 
-def test_erasing_a_dataset_erases_every_version(workspace, checker, private_storage,
-                                                django_capture_on_commit_callbacks):
+def test_erasing_a_dataset_erases_every_version(
+    workspace, checker, private_storage, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         version = decide(ingest(workspace, checker), checker)
-        services.ingest_dataset(workspace=workspace, upload=upload_of(admissions_csv(20)),
-                                by=checker, dataset=version.dataset)
+        services.ingest_dataset(
+            workspace=workspace,
+            upload=upload_of(admissions_csv(20)),
+            by=checker,
+            dataset=version.dataset,
+        )
         services.erase_dataset(dataset=version.dataset, by=checker, reason="study closed")
     run_storage_clean_up(callbacks)
     assert not DataKey.objects.exclude(purpose="pseudonym").exists()

@@ -7,112 +7,293 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workspaces', '0001_initial'),
+        ("workspaces", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DataKey',
+            name="DataKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose', models.CharField(max_length=32)),
-                ('wrapped_key', models.BinaryField()),
-                ('master_key_id', models.CharField(max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("purpose", models.CharField(max_length=32)),
+                ("wrapped_key", models.BinaryField()),
+                ("master_key_id", models.CharField(max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.AlterModelOptions(
-            name='workspace',
-            options={'ordering': ['name'], 'permissions': [('manage_members', "Manage the workspace's members and their roles"), ('manage_datasets', "Ingest, version, classify and erase the workspace's datasets"), ('view_datasets', "See datasets' schemas and browse their synthetic samples")]},
+            name="workspace",
+            options={
+                "ordering": ["name"],
+                "permissions": [
+                    ("manage_members", "Manage the workspace's members and their roles"),
+                    (
+                        "manage_datasets",
+                        "Ingest, version, classify and erase the workspace's datasets",
+                    ),
+                    ("view_datasets", "See datasets' schemas and browse their synthetic samples"),
+                ],
+            },
         ),
         migrations.AddField(
-            model_name='workspace',
-            name='pseudonym_key',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='workspaces.datakey'),
+            model_name="workspace",
+            name="pseudonym_key",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="workspaces.datakey",
+            ),
         ),
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(help_text='How scripts load it: lower-case letters, digits and underscores, starting with a letter.', max_length=64, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_]*$', 'Use lower-case letters, digits and _.')])),
-                ('description', models.TextField(blank=True)),
-                ('classification', models.CharField(choices=[('public', 'Public'), ('internal', 'Internal'), ('confidential', 'Confidential'), ('restricted', 'Restricted')], default='confidential', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('erased_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='datasets', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.SlugField(
+                        help_text="How scripts load it: lower-case letters, digits and underscores, starting with a letter.",
+                        max_length=64,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9_]*$", "Use lower-case letters, digits and _."
+                            )
+                        ],
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "classification",
+                    models.CharField(
+                        choices=[
+                            ("public", "Public"),
+                            ("internal", "Internal"),
+                            ("confidential", "Confidential"),
+                            ("restricted", "Restricted"),
+                        ],
+                        default="confidential",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="datasets",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workspace', 'name'],
+                "ordering": ["workspace", "name"],
             },
         ),
         migrations.CreateModel(
-            name='EncryptedFile',
+            name="EncryptedFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('storage_name', models.CharField(max_length=200, unique=True)),
-                ('size_bytes', models.PositiveBigIntegerField(default=0)),
-                ('sha256', models.CharField(help_text='SHA-256 of the plaintext.', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('data_key', models.OneToOneField(null=True, on_delete=django.db.models.deletion.SET_NULL, to='workspaces.datakey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("storage_name", models.CharField(max_length=200, unique=True)),
+                ("size_bytes", models.PositiveBigIntegerField(default=0)),
+                ("sha256", models.CharField(help_text="SHA-256 of the plaintext.", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "data_key",
+                    models.OneToOneField(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="workspaces.datakey",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DatasetVersion',
+            name="DatasetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('awaiting_decisions', 'Awaiting identifier decisions'), ('ready', 'Ready'), ('erased', 'Erased')], max_length=24)),
-                ('source_format', models.CharField(max_length=8)),
-                ('source_encoding', models.CharField(blank=True, max_length=16)),
-                ('source_delimiter', models.CharField(blank=True, max_length=2)),
-                ('source_size_bytes', models.PositiveBigIntegerField()),
-                ('row_count', models.PositiveBigIntegerField()),
-                ('staged_schema', models.JSONField(default=list)),
-                ('schema', models.JSONField(default=list)),
-                ('findings', models.JSONField(default=list)),
-                ('decisions', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('erased_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='workspaces.dataset')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('erased_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('data_file', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workspaces.encryptedfile')),
-                ('staged_file', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workspaces.encryptedfile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_decisions", "Awaiting identifier decisions"),
+                            ("ready", "Ready"),
+                            ("erased", "Erased"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("source_format", models.CharField(max_length=8)),
+                ("source_encoding", models.CharField(blank=True, max_length=16)),
+                ("source_delimiter", models.CharField(blank=True, max_length=2)),
+                ("source_size_bytes", models.PositiveBigIntegerField()),
+                ("row_count", models.PositiveBigIntegerField()),
+                ("staged_schema", models.JSONField(default=list)),
+                ("schema", models.JSONField(default=list)),
+                ("findings", models.JSONField(default=list)),
+                ("decisions", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="workspaces.dataset",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "erased_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "data_file",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workspaces.encryptedfile",
+                    ),
+                ),
+                (
+                    "staged_file",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workspaces.encryptedfile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['dataset', '-number'],
+                "ordering": ["dataset", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='SyntheticSample',
+            name="SyntheticSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Being built'), ('ready', 'Ready'), ('failed', 'Failed'), ('erased', 'Erased')], default='queued', max_length=16)),
-                ('progress', models.FloatField(default=0.0)),
-                ('requested_rows', models.PositiveIntegerField()),
-                ('row_count', models.PositiveIntegerField(default=0)),
-                ('summary', models.JSONField(default=dict)),
-                ('report', models.JSONField(default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('file', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workspaces.encryptedfile')),
-                ('version', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='synthetic_sample', to='workspaces.datasetversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Being built"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                            ("erased", "Erased"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("requested_rows", models.PositiveIntegerField()),
+                ("row_count", models.PositiveIntegerField(default=0)),
+                ("summary", models.JSONField(default=dict)),
+                ("report", models.JSONField(default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "file",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workspaces.encryptedfile",
+                    ),
+                ),
+                (
+                    "version",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="synthetic_sample",
+                        to="workspaces.datasetversion",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.UniqueConstraint(condition=models.Q(('erased_at__isnull', True)), fields=('workspace', 'name'), name='one_live_dataset_name_per_workspace'),
+            model_name="dataset",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("erased_at__isnull", True)),
+                fields=("workspace", "name"),
+                name="one_live_dataset_name_per_workspace",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(fields=('dataset', 'number'), name='one_number_per_version'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(
+                fields=("dataset", "number"), name="one_number_per_version"
+            ),
         ),
     ]

@@ -10,6 +10,7 @@ from workspaces.services.datasets import (
     erase_dataset,
     erase_version,
     ingest_dataset,
+    rebuild_synthetic_sample,
     update_dataset,
 )
 from workspaces.services.members import (
@@ -31,6 +32,7 @@ __all__ = [
     "erase_dataset",
     "erase_version",
     "ingest_dataset",
+    "rebuild_synthetic_sample",
     "remove_member",
     "update_dataset",
     "update_workspace",

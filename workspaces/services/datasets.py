@@ -94,8 +94,10 @@ def ingest_dataset(
         )
         if Dataset.objects.filter(workspace=workspace, name=name, erased_at=None).exists():
             raise ValidationError(
-                {"name": f'This workspace already has a dataset named "{name}". '
-                 "Upload a new version of it instead."}
+                {
+                    "name": f'This workspace already has a dataset named "{name}". '
+                    "Upload a new version of it instead."
+                }
             )
     elif dataset.workspace_id != workspace.pk or dataset.is_erased:
         raise ValidationError("That dataset cannot take a new version.")
@@ -160,9 +162,7 @@ def ingest_dataset(
             )
     except IntegrityError:
         vault.shred(staged)
-        raise ValidationError(
-            f'This workspace already has a dataset named "{name}".'
-        ) from None
+        raise ValidationError(f'This workspace already has a dataset named "{name}".') from None
     except BaseException:
         vault.shred(staged)
         raise
@@ -240,8 +240,7 @@ def decide_columns(*, version: DatasetVersion, decisions: dict[str, dict], by) -
         or column_decisions[column].action != identifiers.Action.DROP
     }
     needs_secret = any(
-        decision.action == identifiers.Action.PSEUDONYMISE
-        for decision in column_decisions.values()
+        decision.action == identifiers.Action.PSEUDONYMISE for decision in column_decisions.values()
     )
     secret = vault.pseudonym_secret(workspace) if needs_secret else b""
     profiler = tabular.ColumnProfiler(output_kinds)
@@ -286,8 +285,11 @@ def decide_columns(*, version: DatasetVersion, decisions: dict[str, dict], by) -
                 by=by,
                 target=version,
                 workspace=workspace,
-                details={"dataset": version.dataset.name, "version": version.number,
-                         "decisions": recorded},
+                details={
+                    "dataset": version.dataset.name,
+                    "version": version.number,
+                    "decisions": recorded,
+                },
             )
             transaction.on_commit(partial(queue_synthesis, sample.pk))
     except BaseException:
@@ -310,9 +312,41 @@ def _finding_from_dict(finding: dict):
 
 
 def queue_synthesis(sample_id: int) -> None:
+    """Send the build task. If the broker is down the sample stays queued, and a
+    steward can queue it again from its page once the broker is back."""
+    from kombu.exceptions import OperationalError
+
     from workspaces.tasks import build_synthetic_sample_task
 
-    build_synthetic_sample_task.delay(sample_id)
+    try:
+        build_synthetic_sample_task.apply_async(
+            (sample_id,), retry=True, retry_policy={"max_retries": 3, "interval_start": 0.5}
+        )
+    except OperationalError:
+        logger.warning("Could not queue synthetic sample %s: broker unavailable", sample_id)
+
+
+def rebuild_synthetic_sample(*, sample: SyntheticSample, by) -> SyntheticSample:
+    """Queue a version's synthetic sample again (after a failure, or to refresh it)."""
+    authorize(by, MANAGE_DATASETS, sample.version.dataset.workspace)
+    with transaction.atomic():
+        sample = SyntheticSample.objects.select_for_update().get(pk=sample.pk)
+        if sample.status in (SyntheticSample.Status.RUNNING, SyntheticSample.Status.ERASED):
+            raise ValidationError(f"The sample is {sample.get_status_display().lower()}.")
+        old_file = sample.file
+        sample.status = SyntheticSample.Status.QUEUED
+        sample.progress, sample.error, sample.file = 0.0, "", None
+        sample.summary, sample.report = {}, {}
+        sample.save()
+        vault.shred(old_file)
+        audit.record(
+            action="synthetic_sample.rebuild_requested",
+            by=by,
+            target=sample,
+            workspace=sample.version.dataset.workspace,
+        )
+        transaction.on_commit(partial(queue_synthesis, sample.pk))
+    return sample
 
 
 def build_synthetic_sample(*, sample: SyntheticSample) -> SyntheticSample:
@@ -388,8 +422,11 @@ def build_synthetic_sample(*, sample: SyntheticSample) -> SyntheticSample:
             action="synthetic_sample.built",
             target=sample,
             workspace=version.dataset.workspace,
-            details={"dataset": version.dataset.name, "version": version.number,
-                     "rows": table.num_rows},
+            details={
+                "dataset": version.dataset.name,
+                "version": version.number,
+                "rows": table.num_rows,
+            },
         )
     return sample
 
@@ -468,8 +505,11 @@ def erase_version(*, version: DatasetVersion, by, reason: str = "") -> DatasetVe
             action="dataset_version.erased",
             by=by,
             target=version,
-            details={"dataset": version.dataset.name, "version": version.number,
-                     "reason": reason[:500]},
+            details={
+                "dataset": version.dataset.name,
+                "version": version.number,
+                "reason": reason[:500],
+            },
         )
     return version
 
@@ -483,6 +523,10 @@ def erase_dataset(*, dataset: Dataset, by, reason: str = "") -> Dataset:
             erase_version(version=version, by=by, reason=reason)
         dataset.erased_at = timezone.now()
         dataset.save(update_fields=["erased_at"])
-        audit.record(action="dataset.erased", by=by, target=dataset,
-                     details={"dataset": dataset.name, "reason": reason[:500]})
+        audit.record(
+            action="dataset.erased",
+            by=by,
+            target=dataset,
+            details={"dataset": dataset.name, "reason": reason[:500]},
+        )
     return dataset

@@ -1,0 +1,185 @@
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.factories import admissions_csv
+from tre.models import AuditEvent
+from workspaces.models import DatasetVersion
+
+pytestmark = pytest.mark.django_db
+
+REAL_CSV = admissions_csv(60)  # the same rows the ready_version fixture ingests
+REAL_ROWS = list(csv.DictReader(io.StringIO(REAL_CSV)))
+
+
+def real_values():
+    """Every identifying value of the real table, as it could appear in a page."""
+    values = set()
+    for row in REAL_ROWS:
+        values |= {
+            row["patient_name"],
+            row["nhs_number"],
+            row["email"],
+            row["postcode"],
+            row["date_of_birth"],
+        }
+    return values
+
+
+def pages_of(version):
+    base = version.get_absolute_url()
+    return [
+        f"/workspaces/{version.dataset.workspace.slug}/",
+        version.dataset.get_absolute_url(),
+        base,
+        base + "synthetic/",
+        base + "synthetic/?sort=age&dir=desc&page=2",
+        base + "synthetic/status/",
+        base + "synthetic.csv",
+    ]
+
+
+@pytest.mark.parametrize("viewer", ["researcher", "checker"])
+def test_no_page_ever_shows_a_real_identifying_value(request, client, ready_version, viewer):
+    client.force_login(request.getfixturevalue(viewer))
+    for url in pages_of(ready_version):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        content = response.content.decode()
+        leaked = [value for value in real_values() if value in content]
+        assert leaked == [], f"{url} shows real values"
+
+
+def test_the_steward_reviews_flagged_columns_before_anything_is_released(
+    client, workspace, checker
+):
+    client.force_login(checker)
+    response = client.post(
+        "/workspaces/cardiac/datasets/new/",
+        {
+            "file": SimpleUploadedFile("admissions.csv", REAL_CSV.encode()),
+            "name": "admissions",
+            "classification": "restricted",
+            "encoding": "utf-8",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Decide what to do with each column" in content
+    assert 'data-column="email"' in content
+    assert "nothing found" in content
+    for value in real_values():
+        assert value not in content
+    version = DatasetVersion.objects.get()
+    # Researchers do not see a version before the steward has decided.
+    assert version.status == "awaiting_decisions"
+
+
+def test_a_researcher_cannot_see_an_undecided_version(client, workspace, checker, researcher):
+    from tests.factories import upload_of
+    from workspaces import services
+
+    version = services.ingest_dataset(
+        workspace=workspace, upload=upload_of(REAL_CSV), by=checker, name="admissions"
+    )
+    client.force_login(researcher)
+    assert client.get(version.get_absolute_url()).status_code == 404
+    assert b"v1" not in client.get(version.dataset.get_absolute_url()).content
+
+
+def test_the_decision_form_applies_choices(
+    client, workspace, checker, django_capture_on_commit_callbacks
+):
+    from tests.factories import upload_of
+    from workspaces import services
+
+    version = services.ingest_dataset(
+        workspace=workspace, upload=upload_of(REAL_CSV), by=checker, name="admissions"
+    )
+    columns = [column["name"] for column in version.staged_schema]
+    data = {f"action-{index}": "keep" for index in range(len(columns))}
+    data[f"action-{columns.index('patient_name')}"] = "drop"
+    data[f"action-{columns.index('email')}"] = "drop"
+    data[f"action-{columns.index('nhs_number')}"] = "pseudonymise"
+    data[f"action-{columns.index('age')}"] = "generalise"
+    data[f"generalise-{columns.index('age')}"] = "10"
+    client.force_login(checker)
+    with django_capture_on_commit_callbacks():
+        response = client.post(version.get_absolute_url() + "decide/", data, follow=True)
+    assert b"is ready" in response.content
+    version.refresh_from_db()
+    decided = {d["column"]: (d["action"], d["generalise_to"]) for d in version.decisions}
+    assert decided["age"] == ("generalise", "10")
+    assert decided["postcode"] == ("keep", None)
+    assert [c["kind"] for c in version.schema if c["name"] == "age"] == ["string"]
+
+
+def test_an_upload_error_is_shown_on_the_form(client, workspace, checker):
+    client.force_login(checker)
+    response = client.post(
+        "/workspaces/cardiac/datasets/new/",
+        {
+            "file": SimpleUploadedFile("bad.csv", b"a,b\n1,2\n3,4,5\n"),
+            "name": "bad",
+            "classification": "internal",
+            "encoding": "utf-8",
+        },
+    )
+    assert response.status_code == 400
+    assert b"Line 3 has 3 fields; the header has 2" in response.content
+    assert not DatasetVersion.objects.exists()
+
+
+def test_an_upload_over_the_limit_is_refused_plainly(client, workspace, checker, settings):
+    settings.TRE_MAX_UPLOAD_BYTES = 100
+    client.force_login(checker)
+    response = client.post(
+        "/workspaces/cardiac/datasets/new/",
+        {
+            "file": SimpleUploadedFile("big.csv", REAL_CSV.encode()),
+            "name": "big",
+            "classification": "internal",
+            "encoding": "utf-8",
+        },
+    )
+    assert response.status_code == 400
+    assert b"larger than the limit" in response.content
+
+
+def test_the_sample_table_pages_and_sorts(client, ready_version, researcher):
+    client.force_login(researcher)
+    url = ready_version.get_absolute_url() + "synthetic/"
+    first = client.get(url, {"sort": "age", "dir": "asc"})
+    ages = [row[first.context["columns"].index("age")] for row in first.context["rows"]]
+    assert ages == sorted(ages)
+    assert first.context["pages"] == -(-ready_version.synthetic_sample.row_count // 50)
+    last = client.get(url, {"page": 10_000})
+    assert last.context["page"] == last.context["pages"]
+    assert client.get(url, {"sort": "no_such_column", "page": "x"}).status_code == 200
+
+
+def test_the_sample_downloads_as_csv_and_the_download_is_audited(client, ready_version, researcher):
+    client.force_login(researcher)
+    response = client.get(ready_version.get_absolute_url() + "synthetic.csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == ready_version.synthetic_sample.row_count
+    assert "patient_name" not in rows[0]
+    event = AuditEvent.objects.get(action="synthetic_sample.downloaded")
+    assert event.actor == researcher
+
+
+def test_the_status_fragment_polls_only_while_building(client, ready_version, researcher):
+    client.force_login(researcher)
+    url = ready_version.get_absolute_url() + "synthetic/status/"
+    assert b"hx-trigger" not in client.get(url).content
+    sample = ready_version.synthetic_sample
+    sample.status = "running"
+    sample.progress = 0.4
+    sample.save()
+    content = client.get(url).content
+    assert b'hx-trigger="every 1s"' in content
+    assert b'value="0.4"' in content
