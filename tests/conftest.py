@@ -167,21 +167,28 @@ def celery_worker_process(
         popen.kill()
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    """Each test's dataset files and master key in its own temporary directory."""
+def use_data_dir(settings, directory):
+    """Point dataset storage and the master key file at `directory`."""
     from workspaces import vault
 
     settings.STORAGES = {
         **settings.STORAGES,
         "datasets": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "datasets")},
+            "OPTIONS": {"location": str(directory / "datasets")},
         },
     }
-    settings.TRE_MASTER_KEY_FILE = str(tmp_path / "master.key")
+    settings.TRE_MASTER_KEY_FILE = str(directory / "master.key")
     vault.master_key.cache_clear()
-    yield tmp_path / "datasets"
+    return directory / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def private_storage(settings, tmp_path):
+    """Each test's dataset files and master key in its own temporary directory."""
+    from workspaces import vault
+
+    yield use_data_dir(settings, tmp_path)
     vault.master_key.cache_clear()
 
 

@@ -67,29 +67,25 @@ def _upload_of(form) -> Upload:
     return Upload(open_binary=encrypted.open_plaintext, size_bytes=encrypted.size)
 
 
-def _encrypting_uploads(view):
-    """Swap in the encrypting upload handler before anything reads the request body.
+def _receive_dataset_file(request, view):
+    """Swap in the encrypting upload handler, then check CSRF, then run `view`.
 
-    Django's CSRF check reads the body, so it must come after the swap: the outer view
-    is exempt and the inner one protected (the pattern Django's docs give).
+    Django's CSRF check reads the request body, and with it any uploaded file, so the
+    handler must be in place first: the routed views are CSRF-exempt and protect this
+    inner step instead (the pattern Django's docs give). They check the user's rights
+    before calling this, so nobody without them gets to send a file at all.
     """
-    protected = csrf_protect(view)
-
-    @csrf_exempt
-    def wrapper(request, *args, **kwargs):
-        request.upload_handlers = [EncryptingUploadHandler(request)]
-        return protected(request, *args, **kwargs)
-
-    return wrapper
+    request.upload_handlers = [EncryptingUploadHandler(request)]
+    return csrf_protect(view)(request)
 
 
+@csrf_exempt
 @login_required
 def dataset_new(request, slug):
     workspace = get_workspace_for(request, slug, MANAGE_DATASETS)
-    return _dataset_new(request, workspace)
+    return _receive_dataset_file(request, lambda request: _dataset_new(request, workspace))
 
 
-@_encrypting_uploads
 def _dataset_new(request, workspace):
     form = DatasetUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -160,13 +156,13 @@ def dataset_detail(request, slug, dataset_id):
     )
 
 
+@csrf_exempt
 @login_required
 def version_new(request, slug, dataset_id):
     workspace, dataset = _dataset_for(request, slug, dataset_id, MANAGE_DATASETS)
-    return _version_new(request, workspace, dataset)
+    return _receive_dataset_file(request, lambda request: _version_new(request, workspace, dataset))
 
 
-@_encrypting_uploads
 def _version_new(request, workspace, dataset):
     form = VersionUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -269,10 +265,9 @@ def version_decide(request, slug, dataset_id, number):
     decisions = {}
     for index, column in enumerate(version.staged_schema):
         action = request.POST.get(f"action-{index}", "keep")
-        decisions[column["name"]] = {
-            "action": action,
-            "generalise_to": request.POST.get(f"generalise-{index}") or None,
-        }
+        # The "to ..." menu is always submitted; it means something only with generalise.
+        target = request.POST.get(f"generalise-{index}") if action == "generalise" else None
+        decisions[column["name"]] = {"action": action, "generalise_to": target or None}
     try:
         version = services.decide_columns(version=version, decisions=decisions, by=request.user)
     except ValidationError as error:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import use_data_dir
+
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -74,3 +76,12 @@ def sign_in(page):
         page.wait_for_url("**/workspaces/")
 
     return sign_in_as
+
+
+@pytest.fixture(autouse=True)
+def private_storage(settings, worker_data_dir):
+    """The live server, this test and the worker process share storage and master key."""
+    from workspaces import vault
+
+    yield use_data_dir(settings, worker_data_dir)
+    vault.master_key.cache_clear()

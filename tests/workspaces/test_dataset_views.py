@@ -106,6 +106,8 @@ def test_the_decision_form_applies_choices(
     data[f"action-{columns.index('nhs_number')}"] = "pseudonymise"
     data[f"action-{columns.index('age')}"] = "generalise"
     data[f"generalise-{columns.index('age')}"] = "10"
+    # The browser sends every "to ..." menu, also beside actions that are not generalise.
+    data[f"generalise-{columns.index('date_of_birth')}"] = "year"
     client.force_login(checker)
     with django_capture_on_commit_callbacks():
         response = client.post(version.get_absolute_url() + "decide/", data, follow=True)
@@ -183,3 +185,63 @@ def test_the_status_fragment_polls_only_while_building(client, ready_version, re
     content = client.get(url).content
     assert b'hx-trigger="every 1s"' in content
     assert b'value="0.4"' in content
+
+
+def upload_with_csrf(client, url, data):
+    """Post as a browser does: token from the form page, CSRF enforced."""
+    page = client.get(url)
+    token = page.cookies["csrftoken"].value
+    return client.post(url, {**data, "csrfmiddlewaretoken": token})
+
+
+def test_uploads_are_encrypted_as_they_arrive_with_csrf_enforced(
+    workspace, checker, settings, tmp_path, monkeypatch
+):
+    from django.test import Client
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.TRE_TEMP_DIR = str(spool)
+    seen = []
+    from workspaces import uploads
+
+    real_complete = uploads.EncryptingUploadHandler.file_complete
+
+    def spy(self, file_size):
+        seen.append(self.ciphertext.name)  # where the spooled upload lives
+        return real_complete(self, file_size)
+
+    monkeypatch.setattr(uploads.EncryptingUploadHandler, "file_complete", spy)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(checker)
+    response = upload_with_csrf(
+        client,
+        "/workspaces/cardiac/datasets/new/",
+        {
+            "file": SimpleUploadedFile("admissions.csv", REAL_CSV.encode()),
+            "name": "admissions",
+            "classification": "restricted",
+            "encoding": "utf-8",
+        },
+    )
+    assert response.status_code == 302, response.content[:500]
+    assert seen and seen[0].startswith(str(spool))
+    assert DatasetVersion.objects.get().row_count == 60
+
+
+def test_an_upload_without_the_csrf_token_is_refused(workspace, checker):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(checker)
+    response = client.post(
+        "/workspaces/cardiac/datasets/new/",
+        {
+            "file": SimpleUploadedFile("a.csv", b"a,b\n1,2\n"),
+            "name": "sneaky",
+            "classification": "internal",
+            "encoding": "utf-8",
+        },
+    )
+    assert response.status_code == 403
+    assert not DatasetVersion.objects.exists()
