@@ -57,28 +57,6 @@ def upload_of(content: bytes | str):
 
 def admissions_csv(rows: int = 300, seed: int = 7) -> str:
     """A small admissions table with the identifiers a real one would have."""
-    import random
+    from tre.demo import admissions_csv as made_up_admissions
 
-    rng = random.Random(seed)
-    first = ["Ann", "Bob", "Cara", "Dev", "Ema", "Finn", "Gul", "Hana", "Ivo", "Jon"]
-    last = ["Smith", "Jones", "Patel", "Khan", "Brown", "Wilson", "Taylor", "Evans"]
-    wards = ["cardiology", "oncology", "renal", "maternity", "surgery"]
-    lines = [
-        "patient_name,nhs_number,email,postcode,date_of_birth,age,ward,length_of_stay,readmitted"
-    ]
-    for index in range(rows):
-        body = f"{rng.randrange(100000000, 999999999):09d}"
-        digits = [int(d) for d in body]
-        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
-        check = 0 if check == 11 else check
-        if check == 10:
-            body, check = "943476591", 9
-        age = rng.randrange(18, 95)
-        lines.append(
-            f"{rng.choice(first)} {rng.choice(last)},{body}{check},"
-            f"person{index}@example.org,SW{rng.randrange(1, 20)} {rng.randrange(1, 9)}AB,"
-            f"{2024 - age}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d},{age},"
-            f"{rng.choice(wards)},{round(rng.gammavariate(2, 3) + age / 30, 1)},"
-            f"{'true' if rng.random() < 0.2 else 'false'}"
-        )
-    return "\n".join(lines) + "\n"
+    return made_up_admissions(rows, seed)

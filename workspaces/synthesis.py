@@ -315,6 +315,14 @@ class _NumericColumn:
         train_observed = self.train_values[~np.isnan(self.train_values)]
         self._sorted = np.sort(np.clip(train_observed, self.low, self.high))
         self.in_copula = bool(self._sorted.size > 1 and self._sorted[0] < self._sorted[-1])
+        # One decimal finer than the real data: values read like real ones, yet rarely
+        # coincide with a real value (which would push rows into the exact-copy guard).
+        self.decimals = min(_decimals(train_observed) + 1, MAX_DECIMALS) if kind == "float" else 0
+        if kind == "float" and observed.size:
+            # Rounded inwards, so a rounded synthetic value cannot step outside the range.
+            scale = 10.0**self.decimals
+            self.low = math.ceil(self.low * scale - 1e-9) / scale
+            self.high = max(self.low, math.floor(self.high * scale + 1e-9) / scale)
 
     def _time_counts(self, series, split):
         if not pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -365,8 +373,9 @@ class _NumericColumn:
         if count == 0:
             return np.full(uniform.shape, np.nan)
         values = np.interp(uniform * count - 0.5, np.arange(count), self._sorted)
-        if self.kind != "float":
-            values = np.rint(values)
+        # Interpolated values keep (about) the real data's precision: a length of stay
+        # recorded to 0.1 days shows as 14.31, not 14.306956...
+        values = np.round(values, self.decimals) if self.kind == "float" else np.rint(values)
         return np.clip(values, self.low, self.high)
 
     def normal_scores(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -903,6 +912,18 @@ def _build_report(
         "distance_to_closest_record": _distance_to_closest_record(columns, synthetic),
         "settings": {**asdict(settings), "clip_quantiles": list(settings.clip_quantiles)},
     }
+
+
+MAX_DECIMALS = 6
+
+
+def _decimals(values: np.ndarray, sample: int = 10_000) -> int:
+    """The fewest decimal places (up to MAX_DECIMALS) that hold every value in `values`."""
+    values = values[:sample]
+    for decimals in range(MAX_DECIMALS):
+        if np.allclose(np.round(values, decimals), values, rtol=0, atol=1e-9):
+            return decimals
+    return MAX_DECIMALS
 
 
 def _rounded(value: float) -> float:

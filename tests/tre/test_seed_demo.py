@@ -20,6 +20,10 @@ def test_demo_has_a_user_for_each_role_who_can_sign_in(capsys):
     assert not may(users["researcher"], MANAGE_MEMBERS, workspace)
     assert may(users["checker"], VIEW_WORKSPACE, workspace)
     assert users["admin"].is_superuser
+    version = workspace.datasets.get(name="admissions").versions.get()
+    assert version.status == "ready"
+    assert "patient_name" not in [column["name"] for column in version.schema]
+    assert version.synthetic_sample.status == "queued"
     for username in ["admin", "owner", "researcher", "checker", "checker2"]:
         assert authenticate(username=username, password="demo-password-123") is not None
         assert username in output

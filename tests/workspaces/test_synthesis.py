@@ -600,3 +600,16 @@ def test_an_empty_dataset_is_refused():
 def test_settings_are_checked(overrides):
     with pytest.raises(ValueError):  # noqa: PT011 - each override breaks a different rule
         SynthesisSettings(**overrides)
+
+
+def test_floats_keep_about_the_real_precision():
+    rng = np.random.default_rng(3)
+    real = pd.DataFrame(
+        {"stay": np.round(rng.gamma(2, 3, 2000), 1), "age": rng.integers(18, 90, 2000)}
+    )
+    result = synthesise(
+        real, {"stay": "float", "age": "integer"}, SynthesisSettings(n_rows=500, seed=1)
+    )
+    stays = result.sample["stay"].dropna().to_numpy()
+    # One decimal finer than the real values, so they rarely equal a real value.
+    assert np.allclose(np.round(stays, 2), stays, rtol=0, atol=1e-9)

@@ -1,12 +1,15 @@
+import io
 import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from tre.demo import admissions_csv
 from tre.permissions import Role
 from workspaces import services
-from workspaces.models import Membership, Workspace
+from workspaces.models import Classification, Dataset, Membership, Workspace
+from workspaces.services.datasets import Upload, suggested_decisions
 
 DEMO_WORKSPACE = {
     "slug": "demo",
@@ -68,6 +71,8 @@ class Command(BaseCommand):
                 else:
                     services.change_member_roles(membership=membership, roles=roles, by=admin)
 
+        self._seed_dataset(workspace)
+
         self.stdout.write(
             self.style.SUCCESS(f"Demo workspace: {workspace.name} (/workspaces/{workspace.slug}/)")
         )
@@ -78,3 +83,21 @@ class Command(BaseCommand):
         roles_of["admin"] = "site admin (Django admin at /admin/)"
         for username, secret in passwords.items():
             self.stdout.write(f"  {username:<11} {secret:<18} {roles_of[username]}")
+
+    def _seed_dataset(self, workspace):
+        """The demo dataset, ingested by the demo steward with the scan's suggestions;
+        its synthetic sample is queued for the worker."""
+        if Dataset.objects.filter(workspace=workspace, name="admissions", erased_at=None).exists():
+            return
+        steward = get_user_model().objects.get(username="checker")
+        content = admissions_csv(rows=5000).encode()
+        version = services.ingest_dataset(
+            workspace=workspace,
+            upload=Upload(open_binary=lambda: io.BytesIO(content), size_bytes=len(content)),
+            by=steward,
+            name="admissions",
+            description="Made-up hospital admissions: one row per stay.",
+            classification=Classification.RESTRICTED,
+        )
+        services.decide_columns(version=version, decisions=suggested_decisions(version), by=steward)
+        self.stdout.write("Demo dataset: admissions (its synthetic sample is being built)")
