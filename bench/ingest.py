@@ -125,16 +125,22 @@ def run(path: Path) -> None:
         synthesis_memory = memory.stop()
 
         mb = 1024**2
-        print(f"file: {path.stat().st_size / mb:,.0f} MB, {version.row_count:,} rows, "
-              f"{len(version.staged_schema)} columns; database: {connection.vendor}")
+        print(
+            f"file: {path.stat().st_size / mb:,.0f} MB, {version.row_count:,} rows, "
+            f"{len(version.staged_schema)} columns; database: {connection.vendor}"
+        )
         print(f"flagged: {[f['column'] + ' (' + f['kind'] + ')' for f in version.findings]}")
         print(f"ingest:    {ingest_seconds:6.2f} s, peak memory +{ingest_memory / mb:,.0f} MB")
         print(f"decisions: {decide_seconds:6.2f} s, peak memory +{decide_memory / mb:,.0f} MB")
-        print(f"synthesis: {synthesis_seconds:6.2f} s, peak memory +{synthesis_memory / mb:,.0f}"
-              f" MB ({sample.row_count:,} rows, status {sample.status}, exact copies "
-              f"{sample.report.get('exact_copy_share')})")
-        print(f"process peak (ru_maxrss): "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+        print(
+            f"synthesis: {synthesis_seconds:6.2f} s, peak memory +{synthesis_memory / mb:,.0f}"
+            f" MB ({sample.row_count:,} rows, status {sample.status}, exact copies "
+            f"{sample.report.get('exact_copy_share')})"
+        )
+        print(
+            f"process peak (ru_maxrss): "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
+        )
     finally:
         creation.destroy_test_db(test_db, verbosity=0)
 
