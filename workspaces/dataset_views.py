@@ -62,56 +62,39 @@ def _version_for(request, slug, dataset_id, number, action=None):
     return workspace, dataset, version
 
 
-def _upload_of(form) -> Upload:
-    encrypted = form.cleaned_data["file"]
-    return Upload(open_binary=encrypted.open_plaintext, size_bytes=encrypted.size)
-
-
-def _receive_dataset_file(request, view):
-    """Swap in the encrypting upload handler, then check CSRF, then run `view`.
+def _receive_dataset_file(request, form_class, template, context, ingest):
+    """The upload pages' one flow: encrypting handler, CSRF check, form, ingest.
 
     Django's CSRF check reads the request body, and with it any uploaded file, so the
-    handler must be in place first: the routed views are CSRF-exempt and protect this
-    inner step instead (the pattern Django's docs give). They check the user's rights
-    before calling this, so nobody without them gets to send a file at all.
+    encrypting handler must be in place first: the routed views are CSRF-exempt and
+    protect this inner step instead (the pattern Django's docs give). They check the
+    user's rights before calling this, so nobody without them gets to send a file.
+    `ingest(upload, cleaned_data)` calls the service and returns the new version.
     """
     request.upload_handlers = [EncryptingUploadHandler(request)]
-    return csrf_protect(view)(request)
 
+    @csrf_protect
+    def receive(request):
+        form = form_class(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                version = ingest(
+                    Upload(open_binary=upload.open_plaintext, size_bytes=upload.size),
+                    form.cleaned_data,
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"{version} uploaded: review the flagged columns.")
+                return redirect(version.get_absolute_url())
+            finally:
+                upload.close()
+        return render(
+            request, template, {**context, "form": form}, status=400 if form.errors else 200
+        )
 
-@csrf_exempt
-@login_required
-def dataset_new(request, slug):
-    workspace = get_workspace_for(request, slug, MANAGE_DATASETS)
-    return _receive_dataset_file(request, lambda request: _dataset_new(request, workspace))
-
-
-def _dataset_new(request, workspace):
-    form = DatasetUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            version = services.ingest_dataset(
-                workspace=workspace,
-                upload=_upload_of(form),
-                by=request.user,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                classification=form.cleaned_data["classification"],
-                encoding=form.cleaned_data["encoding"],
-            )
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, f"{version} uploaded: review the flagged columns.")
-            return redirect(version.get_absolute_url())
-        finally:
-            _discard(form)
-    return render(
-        request,
-        "workspaces/dataset_new.html",
-        {"workspace": workspace, "form": form},
-        status=400 if form.errors else 200,
-    )
+    return receive(request)
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -119,13 +102,28 @@ def _add_errors(form, error: ValidationError) -> None:
         for field, errors in error.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)
     else:
-        form.add_error("file" if "file" in form.fields else None, error.messages)
+        form.add_error("file", error.messages)
 
 
-def _discard(form) -> None:
-    upload = form.cleaned_data.get("file") if hasattr(form, "cleaned_data") else None
-    if upload is not None:
-        upload.close()
+@csrf_exempt
+@login_required
+def dataset_new(request, slug):
+    workspace = get_workspace_for(request, slug, MANAGE_DATASETS)
+
+    def ingest(upload, data):
+        return services.ingest_dataset(
+            workspace=workspace,
+            upload=upload,
+            by=request.user,
+            name=data["name"],
+            description=data["description"],
+            classification=data["classification"],
+            encoding=data["encoding"],
+        )
+
+    return _receive_dataset_file(
+        request, DatasetUploadForm, "workspaces/dataset_new.html", {"workspace": workspace}, ingest
+    )
 
 
 @login_required
@@ -160,32 +158,22 @@ def dataset_detail(request, slug, dataset_id):
 @login_required
 def version_new(request, slug, dataset_id):
     workspace, dataset = _dataset_for(request, slug, dataset_id, MANAGE_DATASETS)
-    return _receive_dataset_file(request, lambda request: _version_new(request, workspace, dataset))
 
+    def ingest(upload, data):
+        return services.ingest_dataset(
+            workspace=workspace,
+            dataset=dataset,
+            upload=upload,
+            by=request.user,
+            encoding=data["encoding"],
+        )
 
-def _version_new(request, workspace, dataset):
-    form = VersionUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            version = services.ingest_dataset(
-                workspace=workspace,
-                dataset=dataset,
-                upload=_upload_of(form),
-                by=request.user,
-                encoding=form.cleaned_data["encoding"],
-            )
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, f"{version} uploaded: review the flagged columns.")
-            return redirect(version.get_absolute_url())
-        finally:
-            _discard(form)
-    return render(
+    return _receive_dataset_file(
         request,
+        VersionUploadForm,
         "workspaces/version_new.html",
-        {"workspace": workspace, "dataset": dataset, "form": form},
-        status=400 if form.errors else 200,
+        {"workspace": workspace, "dataset": dataset},
+        ingest,
     )
 
 
