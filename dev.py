@@ -111,6 +111,12 @@ def demo() -> int:
                         "INFO",
                         "--concurrency",
                         "2",
+                        "--queues",
+                        "default,dry_runs,real_runs",
+                        # The embedded beat runs the reaper of jobs whose worker died.
+                        "--beat",
+                        "--schedule",
+                        str(ROOT / "var" / "celerybeat-schedule"),
                     ],
                     cwd=ROOT,
                     env=env,

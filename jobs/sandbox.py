@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -55,7 +56,7 @@ class Limits:
 class Result:
     """How a run ended, with what it printed (capped) and what it used."""
 
-    state: str  # finished | failed | timed_out | limit_exceeded
+    state: str  # finished | failed | timed_out | limit_exceeded | cancelled
     exit_code: int | None
     stdout: str
     stderr: str
@@ -241,12 +242,14 @@ def run(
     output: Path,
     limits: Limits,
     environment: dict[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Result:
     """Run `script` with Python inside the sandbox and report how it ended.
 
     `inputs` is mounted read-only at /inputs and `output` read-write at /output (the
-    working directory). Raises SandboxUnavailable if the sandbox cannot be created:
-    the caller must then refuse to run the script rather than run it unprotected.
+    working directory); `should_stop` is asked often whether to stop (a cancelled job).
+    Raises SandboxUnavailable if the sandbox cannot be created: the caller must then
+    refuse to run the script rather than run it unprotected.
     """
     check_available()
     script_dir = script.parent
@@ -336,6 +339,9 @@ def run(
             elif directory_size(output) > limits.output_bytes:
                 state = "limit_exceeded"
                 reasons.append(f"wrote more than the {limits.output_bytes:,} byte output limit")
+            elif should_stop is not None and should_stop():
+                state = "cancelled"
+                reasons.append("cancelled")
             if state:
                 process.kill()
                 cgroup.kill_all()

@@ -139,7 +139,9 @@ def celery_worker_process(
                 "--loglevel",
                 "INFO",
                 "--concurrency",
-                "1",
+                "2",
+                "--queues",
+                "default,dry_runs,real_runs",
                 "--pool",
                 "prefork",
                 "--without-mingle",
@@ -213,6 +215,36 @@ def ready_version(workspace, checker, django_capture_on_commit_callbacks):
     services.build_synthetic_sample(sample=version.synthetic_sample)
     version.refresh_from_db()
     return version
+
+
+@pytest.fixture
+def finished_job(ready_version, researcher):
+    """A finished dry run with one table output, made directly (no sandbox run): for
+    tests of who may see what; tests/jobs run real ones."""
+    from jobs.models import Job, JobOutput
+    from workspaces import vault
+
+    job = Job.objects.create(
+        workspace=ready_version.dataset.workspace,
+        submitted_by=researcher,
+        mode=Job.Mode.DRY_RUN,
+        script="print('hello')",
+        status=Job.Status.FINISHED,
+        log="hello",
+    )
+    job.dataset_versions.set([ready_version])
+    encrypted = vault.write_encrypted("output", lambda sink: sink.write(b"ward,n\nA,12\n"))
+    JobOutput.objects.create(
+        job=job,
+        name="by_ward",
+        type="table",
+        kind="frequency",
+        filename="by_ward.csv",
+        file=encrypted,
+        size_bytes=encrypted.size_bytes,
+        sha256=encrypted.sha256,
+    )
+    return job
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from jobs.models import Job
 from workspaces.models import Dataset, DatasetVersion, Membership, SyntheticSample
 
 PRINCIPALS = ["anonymous", "outsider", "site_admin", "owner", "researcher", "checker"]
@@ -33,6 +34,7 @@ def csv_file():
 W = "/workspaces/cardiac"
 D = W + "/datasets/{dataset}"
 V = D + "/v{version}"
+J = W + "/jobs/{job}"
 ERASE = {"reason": "test", "confirm": "on"}
 
 # name: (method, path with {placeholders}, POST data or a function of ctx, outcome per principal)
@@ -90,6 +92,22 @@ MATRIX = {
                                  expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "workspaces:sample_download": ("get", V + "/synthetic.csv", None,
                                    expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    # --- jobs: researchers submit them; researchers and stewards follow them ------------
+    "jobs:list": ("get", W + "/jobs/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "jobs:new": ("get", W + "/jobs/new/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, NO)),
+    "jobs:new#submit": (
+        "post", W + "/jobs/new/",
+        lambda ctx: {"script": "print(1)", "dataset_versions": [ctx["version_id"]],
+                     "run_dry": "1"},
+        expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
+    "jobs:detail": ("get", J + "/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "jobs:status": ("get", J + "/status/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "jobs:cancel": ("post", J + "/cancel/", lambda ctx: {},
+                    expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
+    "jobs:rerun": ("post", J + "/rerun/", lambda ctx: {},
+                   expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
+    "jobs:output": ("get", J + "/outputs/{output}/", None,
+                    expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT)),
 }
 # fmt: on
@@ -142,9 +160,12 @@ def test_matrix(
     ctx = {"target": Membership.objects.get(user=researcher, workspace=workspace).pk}
     UserFactory(username="newcomer")
     method, path, data, expected = MATRIX[name]
-    if "{dataset}" in path:
+    if "{dataset}" in path or name.startswith("jobs:"):
         version = request.getfixturevalue("ready_version")
-        ctx.update(dataset=version.dataset_id, version=version.number)
+        ctx.update(dataset=version.dataset_id, version=version.number, version_id=version.pk)
+    if "{job}" in path:
+        job = request.getfixturevalue("finished_job")
+        ctx.update(job=job.pk, output=job.outputs.get().pk)
     if principal != "anonymous":
         client.force_login(request.getfixturevalue(principal))
     before = state_of_everything()
@@ -163,6 +184,7 @@ def state_of_everything():
         sorted(Dataset.objects.values_list("pk", "classification", "erased_at")),
         sorted(DatasetVersion.objects.values_list("pk", "status")),
         SyntheticSample.objects.count(),
+        sorted(Job.objects.values_list("pk", "status", "cancel_requested")),
     )
 
 

@@ -42,6 +42,8 @@ VIEW_WORKSPACE = "view_workspace"
 MANAGE_MEMBERS = "manage_members"
 VIEW_DATASETS = "view_datasets"
 MANAGE_DATASETS = "manage_datasets"
+SUBMIT_JOBS = "submit_jobs"
+VIEW_JOBS = "view_jobs"
 
 ACTIONS: dict[str, Action] = {
     action.codename: action
@@ -67,6 +69,16 @@ ACTIONS: dict[str, Action] = {
             "Upload, version, classify and erase datasets",
             frozenset({Role.OUTPUT_CHECKER}),
             staff_permission="workspaces.add_dataset",
+        ),
+        Action(
+            SUBMIT_JOBS,
+            "Submit, cancel and re-run jobs",
+            frozenset({Role.RESEARCHER}),
+        ),
+        Action(
+            VIEW_JOBS,
+            "See the workspace's jobs, their state and their dry-run outputs",
+            frozenset({Role.RESEARCHER, Role.OUTPUT_CHECKER}),
         ),
     ]
 }

@@ -273,6 +273,30 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# Jobs: two queues, so dry runs stay fast while real runs are busy; workers on other
+# machines can serve either (they need the same storage and master key settings).
+TRE_DRY_RUN_QUEUE = "dry_runs"
+TRE_REAL_RUN_QUEUE = "real_runs"
+CELERY_TASK_QUEUES_ALL = ["default", TRE_DRY_RUN_QUEUE, TRE_REAL_RUN_QUEUE]
+# Where a job's decrypted inputs live during its run (a private directory, wiped after).
+TRE_JOB_DIR = os.environ.get("TRE_JOB_DIR") or None
+TRE_JOB_HEARTBEAT_TIMEOUT = env_int("TRE_JOB_HEARTBEAT_TIMEOUT", 60)
+# Sandbox limits for every job (names as in jobs.sandbox.Limits); a workspace may
+# override them (Workspace.job_limits, in the admin).
+TRE_JOB_LIMITS = {
+    "cpu_seconds": env_int("TRE_JOB_CPU_SECONDS", 600),
+    "memory_bytes": env_int("TRE_JOB_MEMORY_BYTES", 4 * 1024**3),
+    "processes": env_int("TRE_JOB_PROCESSES", 64),
+    "open_files": env_int("TRE_JOB_OPEN_FILES", 256),
+    "file_bytes": env_int("TRE_JOB_FILE_BYTES", 512 * 1024**2),
+    "output_bytes": env_int("TRE_JOB_OUTPUT_BYTES", 1024**3),
+    "wall_seconds": env_int("TRE_JOB_WALL_SECONDS", 1800),
+    "log_bytes": env_int("TRE_JOB_LOG_BYTES", 1024**2),
+}
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-jobs": {"task": "jobs.tasks.reap_stale_jobs_task", "schedule": 30.0},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,5 +11,6 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("accounts/", include("accounts.urls")),
     path("workspaces/", include("workspaces.urls")),
+    path("workspaces/", include("jobs.urls")),
     path("admin/", admin.site.urls),
 ]

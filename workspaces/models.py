@@ -26,6 +26,9 @@ class Workspace(models.Model):
     pseudonym_key = models.OneToOneField(
         "DataKey", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Overrides of the sandbox's limits for this workspace's jobs (names as in
+    # jobs.sandbox.Limits; the rest from the TRE_JOB_LIMITS defaults).
+    job_limits = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -35,6 +38,8 @@ class Workspace(models.Model):
             ("manage_members", "Manage the workspace's members and their roles"),
             ("manage_datasets", "Ingest, version, classify and erase the workspace's datasets"),
             ("view_datasets", "See datasets' schemas and browse their synthetic samples"),
+            ("submit_jobs", "Submit, cancel and re-run jobs"),
+            ("view_jobs", "See the workspace's jobs, their state and their dry-run outputs"),
         ]
 
     def __str__(self):

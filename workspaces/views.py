@@ -45,6 +45,7 @@ def workspace_detail(request, slug):
             "members": selectors.members_of(workspace),
             "my_membership": selectors.membership_of(request.user, workspace),
             "datasets": selectors.datasets_of(workspace),
+            "recent_jobs": workspace.jobs.select_related("submitted_by")[:5],
         },
     )
 

@@ -6,7 +6,9 @@ from tre.permissions import (
     ACTIONS,
     MANAGE_DATASETS,
     MANAGE_MEMBERS,
+    SUBMIT_JOBS,
     VIEW_DATASETS,
+    VIEW_JOBS,
     VIEW_WORKSPACE,
     Role,
     may,
@@ -33,11 +35,11 @@ def test_every_declared_action_is_a_permission_on_the_workspace_model():
     ("roles", "expected"),
     [
         ([Role.OWNER], {VIEW_WORKSPACE, MANAGE_MEMBERS}),
-        ([Role.RESEARCHER], {VIEW_WORKSPACE, VIEW_DATASETS}),
-        ([Role.OUTPUT_CHECKER], {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS}),
+        ([Role.RESEARCHER], {VIEW_WORKSPACE, VIEW_DATASETS, SUBMIT_JOBS, VIEW_JOBS}),
+        ([Role.OUTPUT_CHECKER], {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS, VIEW_JOBS}),
         (
             [Role.OWNER, Role.OUTPUT_CHECKER],
-            {VIEW_WORKSPACE, MANAGE_MEMBERS, VIEW_DATASETS, MANAGE_DATASETS},
+            {VIEW_WORKSPACE, MANAGE_MEMBERS, VIEW_DATASETS, MANAGE_DATASETS, VIEW_JOBS},
         ),
         ([], set()),
     ],
@@ -49,7 +51,12 @@ def test_roles_grant_their_declared_permissions(roles, expected):
 def test_guardian_follows_membership_both_ways(workspace):
     user = UserFactory()
     membership = MembershipFactory(workspace=workspace, user=user, roles=["researcher"])
-    assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE, VIEW_DATASETS}
+    assert set(get_user_perms(user, workspace)) == {
+        VIEW_WORKSPACE,
+        VIEW_DATASETS,
+        SUBMIT_JOBS,
+        VIEW_JOBS,
+    }
 
     membership.roles = ["owner"]
     membership.save()
@@ -57,7 +64,12 @@ def test_guardian_follows_membership_both_ways(workspace):
 
     membership.roles = ["output_checker"]
     membership.save()
-    assert set(get_user_perms(user, workspace)) == {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS}
+    assert set(get_user_perms(user, workspace)) == {
+        VIEW_WORKSPACE,
+        VIEW_DATASETS,
+        MANAGE_DATASETS,
+        VIEW_JOBS,
+    }
 
     membership.delete()
     assert set(get_user_perms(user, workspace)) == set()
@@ -107,4 +119,9 @@ def test_resync_repairs_permissions_changed_behind_its_back(workspace, researche
     remove_perm(f"workspaces.{VIEW_WORKSPACE}", researcher, workspace)
     assign_perm(f"workspaces.{MANAGE_MEMBERS}", researcher, workspace)
     assert sync_all_workspace_permissions() == Membership.objects.count()
-    assert set(get_user_perms(researcher, workspace)) == {VIEW_WORKSPACE, VIEW_DATASETS}
+    assert set(get_user_perms(researcher, workspace)) == {
+        VIEW_WORKSPACE,
+        VIEW_DATASETS,
+        SUBMIT_JOBS,
+        VIEW_JOBS,
+    }

@@ -1,0 +1,61 @@
+from django import forms
+
+from jobs.models import Job
+from workspaces.models import DatasetVersion
+
+EXAMPLE_SCRIPT = """import tre_sdk
+
+admissions = tre_sdk.load_dataset("admissions")
+by_ward = admissions.groupby("ward").size().rename("admissions").reset_index()
+tre_sdk.save_table("admissions_by_ward", by_ward, kind="frequency",
+                   description="Admissions per ward")
+tre_sdk.save_metric("mean_length_of_stay", float(admissions["length_of_stay"].mean()))
+print("rows:", len(admissions))
+"""
+
+
+class VersionChoiceField(forms.ModelMultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def label_from_instance(self, version):
+        return f"{version.dataset.name} v{version.number} ({version.row_count:,} rows)"
+
+
+class JobForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False)
+    script = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code"}),
+        required=False,
+    )
+    script_file = forms.FileField(
+        label="…or upload a .py file", required=False, help_text="Replaces the text above."
+    )
+    dataset_versions = VersionChoiceField(queryset=DatasetVersion.objects.none())
+    mode = forms.ChoiceField(choices=Job.Mode.choices, widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset_versions"].queryset = (
+            DatasetVersion.objects.filter(
+                dataset__workspace=workspace,
+                dataset__erased_at=None,
+                status=DatasetVersion.Status.READY,
+            )
+            .select_related("dataset")
+            .order_by("dataset__name", "-number")
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("script_file")
+        if upload is not None:
+            if upload.size > 256 * 1024:
+                self.add_error("script_file", "A script must be smaller than 256 KB.")
+            else:
+                try:
+                    cleaned["script"] = upload.read().decode("utf-8")
+                except UnicodeDecodeError:
+                    self.add_error("script_file", "The file is not UTF-8 text.")
+        if not (cleaned.get("script") or "").strip() and "script_file" not in self.errors:
+            self.add_error("script", "Write a script or upload one.")
+        return cleaned

@@ -1,0 +1,362 @@
+"""Jobs: submit, cancel, re-run, and the worker's side of running one.
+
+The database is the source of truth. A worker claims a job with one conditional UPDATE
+(queued -> running), so a job runs at most once however often its task is delivered; a
+running job writes a heartbeat, and the reaper fails any running job whose heartbeat
+stopped (its worker died), rather than running it again.
+"""
+
+import contextlib
+import json
+import logging
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import asdict, fields
+from functools import partial
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import logfilter, sandbox
+from jobs.models import Job, JobOutput
+from tre import audit
+from tre.permissions import SUBMIT_JOBS, authorize
+from workspaces import tabular, vault
+from workspaces.models import DatasetVersion, SyntheticSample, Workspace
+
+logger = logging.getLogger(__name__)
+
+MAX_SCRIPT_BYTES = 256 * 1024
+OUTPUT_TYPES = {".csv": "table", ".json": "metric", ".png": "figure", ".txt": "text"}
+
+
+def limits_for(workspace: Workspace) -> sandbox.Limits:
+    """The sandbox limits for this workspace's jobs: defaults, then its own overrides."""
+    known = {field.name for field in fields(sandbox.Limits)}
+    values = {**settings.TRE_JOB_LIMITS, **workspace.job_limits}
+    return sandbox.Limits(**{name: int(value) for name, value in values.items() if name in known})
+
+
+def submit_job(
+    *, workspace: Workspace, script: str, dataset_versions, mode: str, by, title: str = ""
+) -> Job:
+    """Queue a script to run against these dataset versions (synthetic or real)."""
+    authorize(by, SUBMIT_JOBS, workspace)
+    if mode not in Job.Mode.values:
+        raise ValidationError("Choose a dry run or a real run.")
+    if not script.strip():
+        raise ValidationError({"script": "The script is empty."})
+    if len(script.encode()) > MAX_SCRIPT_BYTES:
+        raise ValidationError({"script": f"The script is larger than {MAX_SCRIPT_BYTES:,} bytes."})
+    try:
+        compile(script, "script.py", "exec")
+    except SyntaxError as error:
+        raise ValidationError(
+            {"script": f"Line {error.lineno}: {error.msg}. Fix the syntax and submit again."}
+        ) from None
+    versions = list(dataset_versions)
+    if not versions:
+        raise ValidationError({"dataset_versions": "Choose at least one dataset."})
+    names = [version.dataset.name for version in versions]
+    if len(set(names)) != len(names):
+        raise ValidationError({"dataset_versions": "Choose one version of each dataset."})
+    for version in versions:
+        if version.dataset.workspace_id != workspace.pk or version.dataset.is_erased:
+            raise PermissionDenied("That dataset is not in this workspace.")
+        if version.status != DatasetVersion.Status.READY:
+            raise ValidationError({"dataset_versions": f"{version} is not ready."})
+        if (
+            mode == Job.Mode.DRY_RUN
+            and not SyntheticSample.objects.filter(
+                version=version, status=SyntheticSample.Status.READY
+            ).exists()
+        ):
+            raise ValidationError(
+                {"dataset_versions": f"{version} has no synthetic sample ready for a dry run."}
+            )
+    with transaction.atomic():
+        job = Job.objects.create(
+            workspace=workspace, submitted_by=by, mode=mode, script=script, title=title[:200]
+        )
+        job.dataset_versions.set(versions)
+        audit.record(
+            action="job.submitted",
+            by=by,
+            target=job,
+            workspace=workspace,
+            details={"mode": mode, "datasets": [str(version) for version in versions]},
+        )
+        transaction.on_commit(partial(queue_job, job.pk))
+    return job
+
+
+def queue_job(job_id: int) -> None:
+    """Send the job's task to its queue: dry runs and real runs never wait on each other."""
+    from kombu.exceptions import OperationalError
+
+    from jobs.tasks import run_job_task
+
+    job = Job.objects.only("mode").get(pk=job_id)
+    queue = settings.TRE_REAL_RUN_QUEUE if job.is_real else settings.TRE_DRY_RUN_QUEUE
+    try:
+        run_job_task.apply_async(
+            (job_id,), queue=queue, retry=True, retry_policy={"max_retries": 3}
+        )
+    except OperationalError:
+        # Still queued in the database: the reaper sends it again once the broker is back.
+        logger.warning("Could not queue job %s: broker unavailable", job_id)
+
+
+def cancel_job(*, job: Job, by) -> Job:
+    authorize(by, SUBMIT_JOBS, job.workspace)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.has_ended:
+            raise ValidationError(f"The job has already {job.get_status_display().lower()}.")
+        if job.status == Job.Status.QUEUED:
+            job.check_transition(Job.Status.CANCELLED)
+            job.status = Job.Status.CANCELLED
+            job.status_reason = f"Cancelled by {by.get_username()} before it started."
+            job.finished_at = timezone.now()
+        job.cancel_requested = True  # a running job is stopped by its worker
+        job.save()
+        audit.record(action="job.cancel_requested", by=by, target=job)
+    return job
+
+
+def rerun_job(*, job: Job, by) -> Job:
+    """Submit the same script against the same dataset versions again."""
+    new = submit_job(
+        workspace=job.workspace,
+        script=job.script,
+        dataset_versions=job.dataset_versions.all(),
+        mode=job.mode,
+        by=by,
+        title=job.title,
+    )
+    Job.objects.filter(pk=new.pk).update(rerun_of=job)
+    new.refresh_from_db()
+    return new
+
+
+def queue_position(job: Job) -> int | None:
+    """How many jobs of the same queue were submitted before this one and still wait."""
+    if job.status != Job.Status.QUEUED:
+        return None
+    return Job.objects.filter(
+        status=Job.Status.QUEUED, mode=job.mode, created_at__lt=job.created_at
+    ).count()
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+
+def claim(job_id: int) -> Job | None:
+    """Move a queued job to running, unless another delivery got it first."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker=socket.gethostname()
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def _finish(job: Job, status: str, reason: str = "", **values) -> Job:
+    with transaction.atomic():
+        current = Job.objects.select_for_update().get(pk=job.pk)
+        current.check_transition(status)
+        for name, value in {"status": status, "status_reason": reason, **values}.items():
+            setattr(current, name, value)
+        current.finished_at = timezone.now()
+        current.save()
+        audit.record(
+            action="job.ended",
+            target=current,
+            details={"status": status, "wall_seconds": values.get("wall_seconds")},
+        )
+    return current
+
+
+def run_job(*, job_id: int) -> Job | None:
+    """Run a queued job in the sandbox and store what it produced. Called by the task."""
+    job = claim(job_id)
+    if job is None:
+        return None  # already running, ended or cancelled: at most once
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as error:
+        return _finish(
+            job, Job.Status.FAILED,
+            f"This worker cannot create the sandbox ({error}), so it refuses to run scripts.",
+        )  # fmt: skip
+    workdir = Path(tempfile.mkdtemp(prefix=f"tre-job-{job.pk}-", dir=settings.TRE_JOB_DIR))
+    try:
+        return _run_in(job, workdir)
+    except Exception as error:
+        logger.exception("Job %s failed in the worker", job.pk)
+        return _finish(job, Job.Status.FAILED, f"The worker failed ({type(error).__name__}).")
+    finally:
+        # The decrypted inputs exist only for the run.
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_inputs(job: Job, inputs: Path) -> list:
+    frames = []
+    for version in job.dataset_versions.select_related("dataset", "data_file"):
+        if job.is_real:
+            source = version.data_file
+        else:
+            source = SyntheticSample.objects.get(version=version).file
+        with vault.open_encrypted(source) as reader:
+            table = pq.read_table(reader)
+        pq.write_table(table, inputs / f"{version.dataset.name}.parquet")
+        if job.is_real:
+            kinds = {column["name"]: column["kind"] for column in version.schema}
+            frames.append(tabular.from_arrow(table, kinds))
+    return frames
+
+
+def _run_in(job: Job, workdir: Path) -> Job:
+    inputs, output, code = workdir / "inputs", workdir / "output", workdir / "job"
+    for path in (inputs, output, code):
+        path.mkdir(mode=0o700)
+    frames = _write_inputs(job, inputs)
+    script = code / "script.py"
+    script.write_text(job.script)
+
+    last_check = [0.0]
+
+    def should_stop() -> bool:
+        # Once a second: write the heartbeat, and see whether someone cancelled.
+        now = time.monotonic()
+        if now - last_check[0] < 1:
+            return False
+        last_check[0] = now
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+    result = sandbox.run(
+        script=script, inputs=inputs, output=output, limits=limits_for(job.workspace),
+        should_stop=should_stop,
+    )  # fmt: skip
+    full_log = _combined_log(result)
+    if job.is_real:
+        shown_log = logfilter.filter_log(full_log, logfilter.data_vocabulary(frames))
+    else:
+        shown_log = full_log
+    del frames
+    _store_outputs(job, output, full_log if job.is_real else None)
+
+    status = {
+        "finished": Job.Status.FINISHED,
+        "failed": Job.Status.FAILED,
+        "timed_out": Job.Status.TIMED_OUT,
+        "limit_exceeded": Job.Status.FAILED,
+        "cancelled": Job.Status.CANCELLED,
+    }[result.state]
+    reason = "; ".join(result.reasons)
+    if result.state == "failed" and not reason:
+        reason = f"The script exited with code {result.exit_code}."
+    return _finish(
+        job,
+        status,
+        reason[:2000].capitalize(),
+        exit_code=result.exit_code,
+        wall_seconds=result.wall_seconds,
+        cpu_seconds=result.cpu_seconds,
+        max_rss_bytes=result.max_rss_bytes,
+        output_bytes=result.output_bytes,
+        log=shown_log,
+        log_truncated=result.log_truncated,
+    )
+
+
+def _combined_log(result: sandbox.Result) -> str:
+    parts = []
+    if result.stdout:
+        parts.append(result.stdout.rstrip("\n"))
+    if result.stderr:
+        parts.append(result.stderr.rstrip("\n"))
+    return "\n".join(parts)
+
+
+def _store_outputs(job: Job, output: Path, full_log: str | None) -> None:
+    manifest = {}
+    with contextlib.suppress(OSError, ValueError):
+        manifest = json.loads((output / ".tre-manifest.json").read_text())
+    by_file = {entry.get("file"): (name, entry) for name, entry in manifest.items()
+               if isinstance(entry, dict)}  # fmt: skip
+    files = sorted(
+        path for path in output.rglob("*")
+        if path.is_file() and not path.is_symlink() and not path.name.startswith(".")
+    )  # fmt: skip
+    for path in files:
+        relative = str(path.relative_to(output))
+        name, entry = by_file.get(relative, (path.stem, {}))
+        _store_output(
+            job,
+            filename=relative,
+            name=str(name)[:100],
+            type=entry.get("type") or OUTPUT_TYPES.get(path.suffix.lower(), "file"),
+            kind=str(entry.get("kind", ""))[:32],
+            description=str(entry.get("description", ""))[:2000],
+            metadata={key: entry[key] for key in ("rows", "columns") if key in entry},
+            write=lambda sink, path=path: _copy(path, sink),
+        )
+    if full_log is not None:
+        _store_output(
+            job, filename=".log/full-log.txt", name="full_log", type=JobOutput.Type.LOG,
+            kind="", description="The run's whole log, for review before release.", metadata={},
+            write=lambda sink: sink.write(full_log.encode()),
+        )  # fmt: skip
+
+
+def _copy(path: Path, sink) -> None:
+    with path.open("rb") as source:
+        shutil.copyfileobj(source, sink, 1 << 20)
+
+
+def _store_output(job, *, filename, name, type, kind, description, metadata, write) -> None:
+    if type not in JobOutput.Type.values:
+        type = JobOutput.Type.FILE
+    encrypted = vault.write_encrypted("output", write)
+    JobOutput.objects.create(
+        job=job, name=name, type=type, kind=kind, description=description, filename=filename,
+        file=encrypted, size_bytes=encrypted.size_bytes, sha256=encrypted.sha256,
+        metadata=metadata,
+    )  # fmt: skip
+
+
+def reap_stale_jobs(*, stale_after: int | None = None) -> int:
+    """Fail running jobs whose worker stopped writing heartbeats; re-send queued ones
+    whose task may have been lost. Returns how many jobs it failed."""
+    stale_after = stale_after or settings.TRE_JOB_HEARTBEAT_TIMEOUT
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_after)
+    failed = 0
+    for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff):
+        with transaction.atomic():
+            current = Job.objects.select_for_update().get(pk=job.pk)
+            if current.status != Job.Status.RUNNING or current.heartbeat_at >= cutoff:
+                continue
+            _finish(
+                current, Job.Status.FAILED,
+                "The worker running this job stopped. It was not run again: a real-data "
+                "job runs at most once. Re-run it if you need its outputs.",
+            )  # fmt: skip
+            failed += 1
+    # Claiming is idempotent, so sending an old queued job again is safe; it covers a
+    # broker that lost its queue (restarted without persistence, say).
+    for job_id in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        queue_job(job_id)
+    return failed
+
+
+def limits_as_dict(workspace: Workspace) -> dict:
+    return asdict(limits_for(workspace))

@@ -1,0 +1,172 @@
+"""Job pages: write and submit, follow live, cancel, re-run, see dry-run outputs.
+
+A real-data run's outputs are not shown here: they wait in the airlock.
+"""
+
+import csv
+import io
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from jobs import services
+from jobs.forms import EXAMPLE_SCRIPT, JobForm
+from jobs.models import Job, JobOutput
+from tre import audit
+from tre.permissions import SUBMIT_JOBS, VIEW_JOBS, may
+from workspaces import vault
+from workspaces.views import get_workspace_for
+
+PREVIEW_ROWS = 200
+
+
+def _job_for(request, slug, job_id, action=VIEW_JOBS):
+    workspace = get_workspace_for(request, slug, action)
+    return workspace, get_object_or_404(Job, pk=job_id, workspace=workspace)
+
+
+@login_required
+def job_list(request, slug):
+    workspace = get_workspace_for(request, slug, VIEW_JOBS)
+    jobs = Job.objects.filter(workspace=workspace).select_related("submitted_by")[:200]
+    return render(request, "jobs/job_list.html", {"workspace": workspace, "jobs": jobs})
+
+
+@login_required
+def job_new(request, slug):
+    workspace = get_workspace_for(request, slug, SUBMIT_JOBS)
+    initial = {"script": EXAMPLE_SCRIPT}
+    rerun_of = request.GET.get("from")
+    if rerun_of and rerun_of.isdigit():
+        source = Job.objects.filter(pk=rerun_of, workspace=workspace).first()
+        if source is not None:
+            initial = {"script": source.script, "title": source.title,
+                       "dataset_versions": list(source.dataset_versions.all())}  # fmt: skip
+    form = JobForm(request.POST or None, request.FILES or None, workspace=workspace,
+                   initial=initial)  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        mode = Job.Mode.REAL if "run_real" in request.POST else Job.Mode.DRY_RUN
+        try:
+            job = services.submit_job(
+                workspace=workspace,
+                script=form.cleaned_data["script"],
+                dataset_versions=form.cleaned_data["dataset_versions"],
+                mode=mode,
+                title=form.cleaned_data["title"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.error_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, error.messages)
+        else:
+            return redirect(job.get_absolute_url())
+    return render(
+        request,
+        "jobs/job_new.html",
+        {"workspace": workspace, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _output_preview(output: JobOutput):
+    """What a dry-run output looks like on its page: a table, a number, text or an image."""
+    if output.type in (JobOutput.Type.TABLE, JobOutput.Type.METRIC, JobOutput.Type.TEXT):
+        with vault.open_encrypted(output.file) as reader:
+            text = reader.read(2 * 1024**2).decode("utf-8", errors="replace")
+        if output.type == JobOutput.Type.TABLE:
+            rows = list(csv.reader(io.StringIO(text)))
+            return {"header": rows[0] if rows else [], "rows": rows[1 : PREVIEW_ROWS + 1],
+                    "more": max(0, len(rows) - 1 - PREVIEW_ROWS)}  # fmt: skip
+        if output.type == JobOutput.Type.METRIC:
+            try:
+                return {"value": json.loads(text).get("value")}
+            except (ValueError, AttributeError):
+                return {"text": text}
+        return {"text": text}
+    return {}
+
+
+def _context(request, workspace, job):
+    dry_run = not job.is_real
+    outputs = list(job.outputs.select_related("file"))
+    return {
+        "workspace": workspace,
+        "job": job,
+        "datasets": job.dataset_versions.select_related("dataset"),
+        "outputs": [
+            {"output": output, "preview": _output_preview(output) if dry_run else {}}
+            for output in outputs
+            if output.type != JobOutput.Type.LOG
+        ],
+        "queue_position": services.queue_position(job),
+        "can_submit": may(request.user, SUBMIT_JOBS, workspace),
+    }
+
+
+@login_required
+def job_detail(request, slug, job_id):
+    workspace, job = _job_for(request, slug, job_id)
+    return render(request, "jobs/job_detail.html", _context(request, workspace, job))
+
+
+@login_required
+def job_status(request, slug, job_id):
+    """The live part of the job page, which htmx polls until the job has ended."""
+    workspace, job = _job_for(request, slug, job_id)
+    return render(request, "jobs/includes/job_live.html", _context(request, workspace, job))
+
+
+@login_required
+@require_POST
+def job_cancel(request, slug, job_id):
+    _, job = _job_for(request, slug, job_id, SUBMIT_JOBS)
+    try:
+        services.cancel_job(job=job, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Cancelled." if job.status == Job.Status.QUEUED else
+                         "Stopping the job.")  # fmt: skip
+    return redirect(job.get_absolute_url())
+
+
+@login_required
+@require_POST
+def job_rerun(request, slug, job_id):
+    _, job = _job_for(request, slug, job_id, SUBMIT_JOBS)
+    try:
+        new = services.rerun_job(job=job, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(job.get_absolute_url())
+    messages.success(request, f"Submitted again as {new}.")
+    return redirect(new.get_absolute_url())
+
+
+@login_required
+def output_file(request, slug, job_id, output_id):
+    """A dry-run output's file. Real-run outputs leave only through the airlock."""
+    workspace, job = _job_for(request, slug, job_id)
+    output = get_object_or_404(JobOutput, pk=output_id, job=job)
+    if job.is_real:
+        raise PermissionDenied("Outputs of a real-data run leave only through the airlock.")
+    if output.file is None:
+        raise Http404
+    audit.record(action="job_output.viewed", by=request.user, target=output,
+                 workspace=workspace, details={"job": job.pk, "output": output.name})  # fmt: skip
+    content_types = {"table": "text/csv", "metric": "application/json", "figure": "image/png",
+                     "text": "text/plain"}  # fmt: skip
+    return FileResponse(
+        vault.open_encrypted(output.file),
+        content_type=content_types.get(output.type, "application/octet-stream"),
+        as_attachment=request.GET.get("download") == "1",
+        filename=output.filename.rsplit("/", 1)[-1],
+    )
