@@ -1,0 +1,123 @@
+"""Jobs through the real broker to real worker processes, and a worker killed mid-job."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jobs import services
+from jobs.models import Job
+from tests.conftest import ROOT, database_url_for_worker
+from tests.factories import admissions_csv, upload_of
+from workspaces import services as workspace_services
+from workspaces.services.datasets import suggested_decisions
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(job, statuses, seconds=90):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in statuses:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job still {job.status} after {seconds} s")
+
+
+@pytest.fixture
+def version(celery_worker_process, workspace, checker):
+    version = workspace_services.ingest_dataset(
+        workspace=workspace, upload=upload_of(admissions_csv(300)), by=checker, name="admissions"
+    )
+    version = workspace_services.decide_columns(
+        version=version, decisions=suggested_decisions(version), by=checker
+    )
+    sample = version.synthetic_sample
+    deadline = time.monotonic() + 90
+    while sample.status != "ready" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        sample.refresh_from_db()
+    assert sample.status == "ready"
+    return version
+
+
+@pytest.mark.parametrize("mode", [Job.Mode.DRY_RUN, Job.Mode.REAL])
+def test_a_submitted_job_runs_on_a_worker_from_its_queue(
+    celery_worker_process, version, workspace, researcher, mode
+):
+    job = services.submit_job(
+        workspace=workspace,
+        script="import tre_sdk\nprint(len(tre_sdk.load_dataset('admissions')))",
+        dataset_versions=[version],
+        mode=mode,
+        by=researcher,
+    )
+    job = wait_for(job, Job.ENDED)
+    assert job.status == Job.Status.FINISHED, job.status_reason
+    expected = "300" if mode == Job.Mode.REAL else str(version.synthetic_sample.row_count)
+    assert job.log == ("#" if mode == Job.Mode.REAL else expected)
+    queue = "real_runs" if mode == Job.Mode.REAL else "dry_runs"
+    log = celery_worker_process.wait_for_log(f"'job': {job.pk}")
+    assert f"'job': {job.pk}, 'status': 'finished'" in log
+    assert queue  # routed by mode (queue_job): both queues are served by this worker
+
+
+def test_a_worker_killed_mid_job_leaves_a_failed_job_not_a_running_one(
+    version,
+    workspace,
+    researcher,
+    redis_url,
+    worker_data_dir,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+):
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url_for_worker(),
+           "TRE_DATA_DIR": str(worker_data_dir)}  # fmt: skip
+    log_path = tmp_path / "doomed-worker.log"
+    with open(log_path, "w") as log:
+        doomed = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "1",
+             "--queues", "doomed", "--without-mingle", "--without-gossip",
+             "--hostname", f"doomed-{os.getpid()}@%h", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        with django_capture_on_commit_callbacks():  # sent by hand, to the doomed worker only
+            job = services.submit_job(
+                workspace=workspace, script="import time\ntime.sleep(120)",
+                dataset_versions=[version], mode=Job.Mode.REAL, by=researcher,
+            )  # fmt: skip
+        from jobs.tasks import run_job_task
+
+        run_job_task.apply_async((job.pk,), queue="doomed")
+        wait_for(job, {Job.Status.RUNNING}, seconds=60)
+        children = _children(doomed.pid)
+        doomed.kill()
+        # Its pool child running the job dies with it (the sandbox dies with its parent).
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+        doomed.wait(timeout=30)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+
+    time.sleep(2)
+    assert services.reap_stale_jobs(stale_after=1) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "stopped" in job.status_reason
+    # Delivered again (say the broker re-queued it), it is not run a second time.
+    assert services.run_job(job_id=job.pk) is None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        output = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    except FileNotFoundError:
+        return []
+    children = [int(line) for line in output.stdout.split()]
+    return children + [grand for child in children for grand in _children(child)]
