@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workspaces.synthesis import OTHER, SynthesisSettings, synthesise
+from workspaces.synthesis import SynthesisSettings, synthesise
+from workspaces.synthesis_columns import OTHER
 
 SETTINGS = SynthesisSettings(n_rows=1000, seed=11)
 BOOLEANS = {"a": "boolean", "b": "boolean", "c": "boolean"}

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from tre import audit
 from tre.permissions import MANAGE_DATASETS, authorize
-from workspaces import identifiers, tabular, vault
+from workspaces import deidentify, identifiers, tabular, vault
 from workspaces.models import (
     Classification,
     Dataset,
@@ -220,7 +220,7 @@ def decide_columns(*, version: DatasetVersion, decisions: dict[str, dict], by) -
     if unknown:
         raise ValidationError(f"Unknown column(s): {', '.join(unknown)}.")
     column_decisions = {
-        column: identifiers.ColumnDecision(
+        column: deidentify.ColumnDecision(
             column=column,
             action=identifiers.Action(decision["action"]),
             generalise_to=decision.get("generalise_to") or None,
@@ -229,12 +229,12 @@ def decide_columns(*, version: DatasetVersion, decisions: dict[str, dict], by) -
     }
     findings = [_finding_from_dict(finding) for finding in version.findings]
     try:
-        identifiers.validate_decisions(list(column_decisions.values()), kinds, findings)
+        deidentify.validate_decisions(list(column_decisions.values()), kinds, findings)
     except ValueError as error:
         raise ValidationError(str(error)) from None
 
     output_kinds = {
-        column: identifiers.output_kind(kind, column_decisions.get(column))
+        column: deidentify.output_kind(kind, column_decisions.get(column))
         for column, kind in kinds.items()
         if column not in column_decisions
         or column_decisions[column].action != identifiers.Action.DROP
@@ -248,7 +248,7 @@ def decide_columns(*, version: DatasetVersion, decisions: dict[str, dict], by) -
     def decided_batches():
         for batch in iter_batches(version.staged_file):
             frame = tabular.from_arrow(batch, kinds)
-            decided = identifiers.apply_decisions(frame, column_decisions, kinds, secret=secret)
+            decided = deidentify.apply_decisions(frame, column_decisions, kinds, secret=secret)
             yield tabular.to_arrow(decided, output_kinds)
 
     data_file = _write_parquet(decided_batches(), output_kinds, profiler, "data")
