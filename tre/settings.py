@@ -294,7 +294,10 @@ TRE_JOB_LIMITS = {
     "log_bytes": env_int("TRE_JOB_LOG_BYTES", 1024**2),
 }
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-jobs": {"task": "jobs.tasks.reap_stale_jobs_task", "schedule": 30.0},
+    "reap-stale-jobs": {
+        "task": "jobs.tasks.reap_stale_jobs_task",
+        "schedule": float(env_int("TRE_REAPER_INTERVAL", 30)),
+    },
 }
 
 LOGGING = {
