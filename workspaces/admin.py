@@ -35,8 +35,25 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class WorkspaceAdminForm(forms.ModelForm):
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "description", "job_limits"]
+        help_texts = {
+            "job_limits": 'Overrides of the job sandbox\'s limits, e.g. {"wall_seconds": 3600, '
+            '"memory_bytes": 8589934592}. Empty: the defaults.'
+        }
+
+    def clean_job_limits(self):
+        try:
+            return services.validate_job_limits(self.cleaned_data["job_limits"] or {})
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["job_limits"]) from None
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
+    form = WorkspaceAdminForm
     list_display = ["name", "slug", "member_count", "created_at", "created_by"]
     search_fields = ["name", "slug", "description"]
     list_filter = ["created_at"]
@@ -60,7 +77,11 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             services.update_workspace(
-                workspace=obj, name=obj.name, description=obj.description, by=request.user
+                workspace=obj,
+                name=obj.name,
+                description=obj.description,
+                job_limits=obj.job_limits,
+                by=request.user,
             )
         else:
             created = services.create_workspace(

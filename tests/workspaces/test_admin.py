@@ -130,3 +130,46 @@ def test_the_audit_trail_is_read_only_in_the_admin(admin_client, owner, workspac
         == 403
     )
     assert audit.verify_chain().is_intact
+
+
+def test_an_admin_sets_a_workspaces_job_limits(admin_client, workspace):
+    response = admin_client.post(
+        f"/admin/workspaces/workspace/{workspace.pk}/change/",
+        {
+            "name": workspace.name,
+            "description": "",
+            "job_limits": '{"wall_seconds": 60}',
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    workspace.refresh_from_db()
+    assert workspace.job_limits == {"wall_seconds": 60}
+    from jobs.services import limits_for
+
+    assert limits_for(workspace).wall_seconds == 60
+    assert AuditEvent.objects.get(action="workspace.changed").details["job_limits"] == {
+        "wall_seconds": 60
+    }
+
+
+def test_unknown_or_silly_job_limits_are_refused(admin_client, workspace):
+    for limits, message in [
+        ('{"warp_speed": 9}', b"Unknown limit"),
+        ('{"wall_seconds": -5}', b"positive whole number"),
+    ]:
+        response = admin_client.post(
+            f"/admin/workspaces/workspace/{workspace.pk}/change/",
+            {
+                "name": workspace.name,
+                "description": "",
+                "job_limits": limits,
+                "memberships-TOTAL_FORMS": "0",
+                "memberships-INITIAL_FORMS": "0",
+            },
+        )
+        assert response.status_code == 200
+        assert message in response.content
+    workspace.refresh_from_db()
+    assert workspace.job_limits == {}

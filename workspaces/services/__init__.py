@@ -20,6 +20,7 @@ from workspaces.services.members import (
     ensure_an_owner_remains,
     remove_member,
     update_workspace,
+    validate_job_limits,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "remove_member",
     "update_dataset",
     "update_workspace",
+    "validate_job_limits",
 ]

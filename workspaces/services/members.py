@@ -41,25 +41,43 @@ def create_workspace(*, name: str, by, slug: str = "", description: str = "") ->
     return workspace
 
 
-def update_workspace(*, workspace: Workspace, name: str, description: str, by) -> Workspace:
+def validate_job_limits(limits) -> dict:
+    """A workspace's overrides of the sandbox limits: known names, positive integers."""
+    from jobs.sandbox import Limits
+
+    if not isinstance(limits, dict):
+        raise ValidationError({"job_limits": "Job limits are a mapping of limit to number."})
+    known = set(Limits.__dataclass_fields__)
+    unknown = sorted(set(limits) - known)
+    if unknown:
+        message = f"Unknown limit(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+        raise ValidationError({"job_limits": message})
+    for name, value in limits.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValidationError({"job_limits": f"{name} must be a positive whole number."})
+    return limits
+
+
+def update_workspace(
+    *, workspace: Workspace, name: str, description: str, by, job_limits: dict | None = None
+) -> Workspace:
     if not (by and by.is_active and by.is_staff and by.has_perm("workspaces.change_workspace")):
         raise PermissionDenied("Only site admins change a workspace's details.")
     with transaction.atomic():
         before = Workspace.objects.select_for_update().get(pk=workspace.pk)
-        changed = {
-            field: {"before": getattr(before, field), "after": value}
-            for field, value in [("name", name), ("description", description)]
-            if getattr(before, field) != value
-        }
+        job_limits = before.job_limits if job_limits is None else validate_job_limits(job_limits)
+        values = [("name", name), ("description", description), ("job_limits", job_limits)]
+        changed = {field for field, value in values if getattr(before, field) != value}
         if not changed:
             return before
-        workspace.name, workspace.description = name, description
-        workspace.save(update_fields=["name", "description"])
+        for field, value in values:
+            setattr(workspace, field, value)
+        workspace.save(update_fields=["name", "description", "job_limits"])
         audit.record(
             action="workspace.changed",
             by=by,
             target=workspace,
-            details={"changed": sorted(changed)},
+            details={"changed": sorted(changed), "job_limits": job_limits},
         )
     return workspace
 

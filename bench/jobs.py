@@ -1,0 +1,155 @@
+"""Sandbox overhead, submit-to-finished latency, and jobs per minute with 2 workers.
+
+    .venv/bin/python bench/jobs.py [--jobs 40]
+
+Runs against a throwaway SQLite database and data directory, an embedded Redis, and a
+real Celery worker process with two pool processes (this machine has two cores).
+
+Targets (bench/README.md): sandbox overhead under 50 ms; submit to finished under 1.5 s
+for a trivial script and under 3 s for one that loads a 10,000-row dataset with pandas
+and saves a table.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIVIAL = "pass\n"
+PANDAS = """import tre_sdk
+admissions = tre_sdk.load_dataset("admissions")
+tre_sdk.save_table("by_ward", admissions.groupby("ward").size().rename("n").reset_index(),
+                   kind="frequency")
+"""
+
+
+def median_ms(samples):
+    return statistics.median(samples) * 1000
+
+
+def sandbox_overhead(repeats: int) -> None:
+    from jobs import sandbox
+
+    bare = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - started)
+    boxed = []
+    with tempfile.TemporaryDirectory() as directory:
+        base = Path(directory)
+        for name in ("inputs", "output", "job"):
+            (base / name).mkdir()
+        script = base / "job" / "script.py"
+        script.write_text(TRIVIAL)
+        sandbox.check_available()
+        for _ in range(repeats):
+            started = time.perf_counter()
+            result = sandbox.run(script=script, inputs=base / "inputs", output=base / "output",
+                                 limits=sandbox.Limits())  # fmt: skip
+            boxed.append(time.perf_counter() - started)
+            if result.state != "finished":
+                sys.exit(f"the trivial script did not finish: {result}")
+    print(f"bare `python -c pass`: median {median_ms(bare):.1f} ms")
+    print(f"sandboxed trivial script: median {median_ms(boxed):.1f} ms "
+          f"(overhead {median_ms(boxed) - median_ms(bare):.1f} ms, "
+          f"ratio {statistics.median(boxed) / statistics.median(bare):.2f})")  # fmt: skip
+
+
+def end_to_end(jobs: int) -> None:
+    from django.contrib.auth import get_user_model
+
+    from jobs.models import Job
+    from jobs.services import submit_job
+    from tests.factories import admissions_csv, upload_of
+    from tre.permissions import Role
+    from workspaces import services
+    from workspaces.models import Membership, Workspace
+    from workspaces.services.datasets import suggested_decisions
+
+    user_model = get_user_model()
+    researcher = user_model.objects.create_user("researcher")
+    steward = user_model.objects.create_user("steward")
+    workspace = Workspace.objects.create(name="Bench", slug="bench")
+    Membership.objects.create(workspace=workspace, user=researcher, roles=[Role.RESEARCHER])
+    Membership.objects.create(workspace=workspace, user=steward, roles=[Role.OUTPUT_CHECKER])
+    version = services.ingest_dataset(workspace=workspace, by=steward, name="admissions",
+                                      upload=upload_of(admissions_csv(10_000)))  # fmt: skip
+    version = services.decide_columns(version=version, by=steward,
+                                      decisions=suggested_decisions(version))  # fmt: skip
+    services.build_synthetic_sample(sample=version.synthetic_sample)
+
+    def run_one(script, mode):
+        started = time.perf_counter()
+        job = submit_job(workspace=workspace, script=script, dataset_versions=[version],
+                         mode=mode, by=researcher)  # fmt: skip
+        while not Job.objects.get(pk=job.pk).has_ended:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        if Job.objects.get(pk=job.pk).status != "finished":
+            sys.exit(f"job {job.pk} did not finish")
+        return elapsed
+
+    run_one(TRIVIAL, Job.Mode.DRY_RUN)  # warm the worker's pool processes
+    for label, script in [("trivial script", TRIVIAL), ("10,000-row pandas + table", PANDAS)]:
+        for mode in (Job.Mode.DRY_RUN, Job.Mode.REAL):
+            samples = [run_one(script, mode) for _ in range(5)]
+            print(f"submit to finished, {label}, {mode}: median {median_ms(samples):.0f} ms "
+                  f"(min {min(samples) * 1000:.0f}, max {max(samples) * 1000:.0f})")  # fmt: skip
+
+    started = time.perf_counter()
+    submitted = [
+        submit_job(workspace=workspace, script=TRIVIAL, dataset_versions=[version],
+                   mode=Job.Mode.DRY_RUN, by=researcher).pk
+        for _ in range(jobs)
+    ]  # fmt: skip
+    while Job.objects.filter(pk__in=submitted).exclude(status="finished").exists():
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    print(
+        f"throughput: {jobs} trivial jobs in {elapsed:.1f} s with 2 worker processes: "
+        f"{jobs / elapsed * 60:.0f} jobs per minute"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="tre-bench-jobs-")
+    os.environ.update(TRE_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="tre.settings",
+                      DATABASE_URL=f"sqlite:///{data_dir}/bench.sqlite3")  # fmt: skip
+    sys.path.insert(0, str(ROOT))
+    from tre.embedded_redis import embedded_redis
+
+    with embedded_redis() as broker:
+        os.environ["REDIS_URL"] = broker
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        sandbox_overhead(args.repeats)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "2",
+             "--queues", "default,dry_runs,real_runs", "--loglevel", "WARNING"],
+            cwd=ROOT, env=dict(os.environ),
+        )  # fmt: skip
+        try:
+            time.sleep(3)
+            end_to_end(args.jobs)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
