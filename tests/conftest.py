@@ -119,6 +119,12 @@ def celery_worker_process(
     redis_url, django_db_setup, django_db_blocker, tmp_path_factory, worker_data_dir
 ):
     """A real `celery worker` process on the real broker and the session's test database."""
+    from tre import celery_app
+
+    # Tasks left on a shared broker by an earlier run name ids of another database.
+    with celery_app.connection_for_write(redis_url) as connection:
+        for queue in ("default", "dry_runs", "real_runs"):
+            connection.default_channel.queue_purge(queue)
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,

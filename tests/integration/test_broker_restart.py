@@ -13,7 +13,6 @@ import pytest
 from celery import Celery
 
 from jobs.models import Job
-from jobs.services import submit_job
 from tests.conftest import ROOT, database_url_for_worker
 from tre.embedded_redis import embedded_redis
 
@@ -21,17 +20,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_job_queued_before_a_broker_restart_still_runs(
-    ready_version, workspace, researcher, worker_data_dir, tmp_path,
-    django_capture_on_commit_callbacks,
-):  # fmt: skip
-    with django_capture_on_commit_callbacks():  # sent below, to this test's broker
-        job = submit_job(
-            workspace=workspace, script="print('survived')", dataset_versions=[ready_version],
-            mode=Job.Mode.DRY_RUN, by=researcher,
-        )  # fmt: skip
+    ready_version, workspace, researcher, worker_data_dir, tmp_path
+):
+    # Made directly rather than submitted: submit_job would also send it to the session's
+    # broker, where another worker could run it and prove nothing about a restart.
+    job = Job.objects.create(
+        workspace=workspace,
+        script="print('survived')",
+        mode=Job.Mode.DRY_RUN,
+        submitted_by=researcher,
+    )
+    job.dataset_versions.set([ready_version])
 
     with embedded_redis() as first_broker:
-        sender = Celery(broker=first_broker)
+        # Not the current app: the rest of the session keeps sending to its own broker.
+        sender = Celery(broker=first_broker, set_as_current=False)
         sender.send_task("jobs.tasks.run_job_task", args=[job.pk], queue="dry_runs")
         sender.close()
     # That broker is gone, and its queue with it (it kept nothing on disk).

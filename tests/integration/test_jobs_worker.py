@@ -83,23 +83,23 @@ def test_a_worker_killed_mid_job_leaves_a_failed_job_not_a_running_one(
             [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "1",
              "--queues", "doomed", "--without-mingle", "--without-gossip",
              "--hostname", f"doomed-{os.getpid()}@%h", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        with django_capture_on_commit_callbacks():  # sent by hand, to the doomed worker only
-            job = services.submit_job(
-                workspace=workspace, script="import time\ntime.sleep(120)",
-                dataset_versions=[version], mode=Job.Mode.REAL, by=researcher,
-            )  # fmt: skip
+        # Made directly rather than submitted, so that only the doomed worker gets it
+        # (in a transactional test, submit_job's on-commit send would reach the others).
+        job = Job.objects.create(
+            workspace=workspace, script="import time\ntime.sleep(120)", mode=Job.Mode.REAL,
+            submitted_by=researcher,
+        )  # fmt: skip
+        job.dataset_versions.set([version])
         from jobs.tasks import run_job_task
 
         run_job_task.apply_async((job.pk,), queue="doomed")
         wait_for(job, {Job.Status.RUNNING}, seconds=60)
-        children = _children(doomed.pid)
-        doomed.kill()
-        # Its pool child running the job dies with it (the sandbox dies with its parent).
-        for child in children:
-            os.kill(child, signal.SIGKILL)
+        # The whole worker at once, pool processes too, as the OOM killer or a
+        # `docker kill` would; the sandbox dies with its parent.
+        os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=30)
     finally:
         if doomed.poll() is None:
@@ -112,12 +112,3 @@ def test_a_worker_killed_mid_job_leaves_a_failed_job_not_a_running_one(
     assert "stopped" in job.status_reason
     # Delivered again (say the broker re-queued it), it is not run a second time.
     assert services.run_job(job_id=job.pk) is None
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        output = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    except FileNotFoundError:
-        return []
-    children = [int(line) for line in output.stdout.split()]
-    return children + [grand for child in children for grand in _children(child)]
