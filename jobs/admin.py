@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from jobs.models import Job, JobOutput
+from tre.admin import ReadOnlyAdmin
 
 
 class JobOutputInline(admin.TabularInline):
@@ -15,7 +16,7 @@ class JobOutputInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
     """Jobs are looked at here; they change only through their services and workers.
     Logs are not shown: a real run's log may quote data."""
 
@@ -28,28 +29,10 @@ class JobAdmin(admin.ModelAdmin):
     exclude = ["log", "script"]
     inlines = [JobOutputInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(JobOutput)
-class JobOutputAdmin(admin.ModelAdmin):
+class JobOutputAdmin(ReadOnlyAdmin):
     list_display = ["name", "job", "type", "kind", "size_bytes", "created_at"]
     list_filter = ["type"]
     search_fields = ["name", "description"]
     exclude = ["file"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -60,9 +60,12 @@ def site_admin(db):
 # --- a real broker and a real worker -------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def redis_url():
-    """REDIS_URL when set (CI's server), else an embedded Redis for this session."""
+    """REDIS_URL when set (CI's server), else an embedded Redis for this session.
+
+    Autouse, so the Celery app points at it before any test sends a task: the app keeps
+    the connections it made first."""
     from tre import celery_app
     from tre.embedded_redis import embedded_redis
 

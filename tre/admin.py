@@ -4,7 +4,9 @@ from tre.models import AuditChainHead, AuditEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+    """For models that change only through their services (or never): look, don't touch."""
+
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):

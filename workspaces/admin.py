@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
+from tre.admin import ReadOnlyAdmin
 from workspaces import services
 from workspaces.forms import RolesField
 from workspaces.models import (
@@ -196,17 +197,6 @@ class DatasetAdmin(admin.ModelAdmin):
             description=obj.description,
             by=request.user,
         )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DatasetVersion)

@@ -10,3 +10,16 @@ def private_storage(settings, worker_data_dir):
 
     yield use_data_dir(settings, worker_data_dir)
     vault.master_key.cache_clear()
+
+
+def wait_for_status(instance, statuses, seconds: float = 90):
+    """Poll the database until `instance.status` is one of `statuses` (a worker's doing)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        instance.refresh_from_db()
+        if instance.status in statuses:
+            return instance
+        time.sleep(0.2)
+    raise AssertionError(f"{instance} still {instance.status} after {seconds} s")

@@ -12,20 +12,11 @@ from jobs import services
 from jobs.models import Job
 from tests.conftest import ROOT, database_url_for_worker
 from tests.factories import admissions_csv, upload_of
+from tests.integration.conftest import wait_for_status
 from workspaces import services as workspace_services
 from workspaces.services.datasets import suggested_decisions
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(job, statuses, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.status in statuses:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job still {job.status} after {seconds} s")
 
 
 @pytest.fixture
@@ -36,12 +27,7 @@ def version(celery_worker_process, workspace, checker):
     version = workspace_services.decide_columns(
         version=version, decisions=suggested_decisions(version), by=checker
     )
-    sample = version.synthetic_sample
-    deadline = time.monotonic() + 90
-    while sample.status != "ready" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        sample.refresh_from_db()
-    assert sample.status == "ready"
+    wait_for_status(version.synthetic_sample, {"ready"})
     return version
 
 
@@ -56,7 +42,7 @@ def test_a_submitted_job_runs_on_a_worker_from_its_queue(
         mode=mode,
         by=researcher,
     )
-    job = wait_for(job, Job.ENDED)
+    job = wait_for_status(job, Job.ENDED)
     assert job.status == Job.Status.FINISHED, job.status_reason
     expected = "300" if mode == Job.Mode.REAL else str(version.synthetic_sample.row_count)
     assert job.log == ("#" if mode == Job.Mode.REAL else expected)
@@ -96,7 +82,7 @@ def test_a_worker_killed_mid_job_leaves_a_failed_job_not_a_running_one(
         from jobs.tasks import run_job_task
 
         run_job_task.apply_async((job.pk,), queue="doomed")
-        wait_for(job, {Job.Status.RUNNING}, seconds=60)
+        wait_for_status(job, {Job.Status.RUNNING}, seconds=60)
         # The whole worker at once, pool processes too, as the OOM killer or a
         # `docker kill` would; the sandbox dies with its parent.
         os.killpg(doomed.pid, signal.SIGKILL)

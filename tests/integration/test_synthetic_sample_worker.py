@@ -1,25 +1,14 @@
 """Ingest, decide, and a real worker builds the synthetic sample from the queue."""
 
-import time
-
 import pytest
 
 from tests.factories import admissions_csv, upload_of
+from tests.integration.conftest import wait_for_status
 from workspaces import services
 from workspaces.models import SyntheticSample
 from workspaces.services.datasets import suggested_decisions
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(sample, statuses, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        sample.refresh_from_db()
-        if sample.status in statuses:
-            return sample
-        time.sleep(0.2)
-    raise AssertionError(f"sample still {sample.status} after {seconds} s")
 
 
 def test_a_decided_version_gets_its_sample_from_a_real_worker(
@@ -33,7 +22,7 @@ def test_a_decided_version_gets_its_sample_from_a_real_worker(
         version=version, decisions=suggested_decisions(version), by=checker
     )
 
-    sample = wait_for(version.synthetic_sample, {"ready", "failed"})
+    sample = wait_for_status(version.synthetic_sample, {"ready", "failed"})
 
     assert sample.status == SyntheticSample.Status.READY, celery_worker_process.log()[-3000:]
     assert sample.row_count == sample.requested_rows
