@@ -103,6 +103,11 @@ class JobOutput(models.Model):
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     metadata = models.JSONField(default=dict, blank=True)
+    # The automated disclosure checks' verdict (jobs.disclosure.Verdict.as_dict()), for
+    # outputs of real-data runs: what the researcher and the checkers see beside it.
+    verdict = models.JSONField(default=dict, blank=True)
+    # Set on release: from then on the workspace's researchers may download it.
+    released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -117,3 +122,165 @@ class JobOutput(models.Model):
     @property
     def workspace(self):
         return self.job.workspace
+
+
+class ReleaseRequest(models.Model):
+    """A researcher's request to take some outputs of a real-data run out of the airlock."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        PARTIALLY_REVIEWED = "partially_reviewed", "Partially reviewed"
+        REVIEWED = "reviewed", "Reviewed"
+        RETURNED = "returned", "Returned for changes"
+        APPROVED = "approved", "Approved"
+        RELEASED = "released", "Released"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    # Which status may follow which (the services say who may move it).
+    TRANSITIONS = {
+        Status.DRAFT: {Status.SUBMITTED, Status.WITHDRAWN},
+        Status.SUBMITTED: {Status.PARTIALLY_REVIEWED, Status.REVIEWED, Status.WITHDRAWN},
+        Status.PARTIALLY_REVIEWED: {Status.REVIEWED, Status.WITHDRAWN},
+        Status.REVIEWED: {Status.APPROVED, Status.RETURNED, Status.REJECTED},
+        Status.RETURNED: {Status.SUBMITTED, Status.WITHDRAWN},
+        Status.APPROVED: {Status.RELEASED},
+        Status.RELEASED: set(),
+        Status.REJECTED: set(),
+        Status.WITHDRAWN: set(),
+    }
+    EDITABLE = {Status.DRAFT, Status.RETURNED}
+    IN_REVIEW = {Status.SUBMITTED, Status.PARTIALLY_REVIEWED}
+
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="release_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="release_requests"
+    )
+    description = models.TextField()
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT)
+    # Each submission opens a review round; reviews of earlier rounds stay as history.
+    round = models.PositiveIntegerField(default=0)
+    approvals_required = models.PositiveSmallIntegerField(default=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"release request #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse(
+            "jobs:release_request", kwargs={"slug": self.workspace.slug, "request_id": self.pk}
+        )
+
+    @property
+    def workspace(self):
+        return self.job.workspace
+
+    def move_to(self, status) -> None:
+        if status not in self.TRANSITIONS[self.status]:
+            raise ValueError(f"A release request cannot go from {self.status} to {status}.")
+        self.status = status
+
+
+class RequestedOutput(models.Model):
+    """One output in a release request, with why it is needed."""
+
+    request = models.ForeignKey(ReleaseRequest, on_delete=models.CASCADE, related_name="items")
+    output = models.ForeignKey(JobOutput, on_delete=models.PROTECT, related_name="requests")
+    what_it_is = models.CharField(max_length=300)
+    why_needed = models.TextField()
+    # Bumped when the researcher replaces the output: votes on older revisions no longer count.
+    revision = models.PositiveIntegerField(default=1)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "output"], name="one_item_per_output")
+        ]
+
+    def __str__(self):
+        return f"{self.output.name} in {self.request}"
+
+
+class SupportingFile(models.Model):
+    """Context for the checkers (a codebook, a note): never released."""
+
+    request = models.ForeignKey(
+        ReleaseRequest, on_delete=models.CASCADE, related_name="supporting_files"
+    )
+    name = models.CharField(max_length=200)
+    file = models.OneToOneField(
+        "workspaces.EncryptedFile", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    size_bytes = models.BigIntegerField()
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Review(models.Model):
+    """One checker's review of one round of a request; blind until they submit it."""
+
+    request = models.ForeignKey(ReleaseRequest, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews"
+    )
+    round = models.PositiveIntegerField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "round", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "reviewer", "round"], name="one_review_per_round"
+            )
+        ]
+
+    def __str__(self):
+        return f"review by {self.reviewer} of {self.request} (round {self.round})"
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.submitted_at is not None
+
+
+class Vote(models.Model):
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        CHANGES = "changes", "Request changes"
+        REJECT = "reject", "Reject"
+
+    class Visibility(models.TextChoices):
+        CHECKERS = "checkers", "Checkers only"
+        RESEARCHER = "researcher", "Also the researcher"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
+    item = models.ForeignKey(RequestedOutput, on_delete=models.CASCADE, related_name="votes")
+    revision = models.PositiveIntegerField()
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    comment_visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.CHECKERS
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["review", "item"], name="one_vote_per_item")]
+
+    def __str__(self):
+        return f"{self.decision} on {self.item}"

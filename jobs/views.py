@@ -18,7 +18,7 @@ from jobs import services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
 from tre import audit
-from tre.permissions import SUBMIT_JOBS, VIEW_JOBS, may
+from tre.permissions import REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, may
 from workspaces import vault
 from workspaces.views import get_workspace_for
 
@@ -45,10 +45,14 @@ def job_new(request, slug):
     if rerun_of and rerun_of.isdigit():
         source = Job.objects.filter(pk=rerun_of, workspace=workspace).first()
         if source is not None:
-            initial = {"script": source.script, "title": source.title,
-                       "dataset_versions": list(source.dataset_versions.all())}  # fmt: skip
-    form = JobForm(request.POST or None, request.FILES or None, workspace=workspace,
-                   initial=initial)  # fmt: skip
+            initial = {
+                "script": source.script,
+                "title": source.title,
+                "dataset_versions": list(source.dataset_versions.all()),
+            }
+    form = JobForm(
+        request.POST or None, request.FILES or None, workspace=workspace, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         mode = Job.Mode.REAL if "run_real" in request.POST else Job.Mode.DRY_RUN
         try:
@@ -83,8 +87,11 @@ def _output_preview(output: JobOutput):
             text = reader.read(2 * 1024**2).decode("utf-8", errors="replace")
         if output.type == JobOutput.Type.TABLE:
             rows = list(csv.reader(io.StringIO(text)))
-            return {"header": rows[0] if rows else [], "rows": rows[1 : PREVIEW_ROWS + 1],
-                    "more": max(0, len(rows) - 1 - PREVIEW_ROWS)}  # fmt: skip
+            return {
+                "header": rows[0] if rows else [],
+                "rows": rows[1 : PREVIEW_ROWS + 1],
+                "more": max(0, len(rows) - 1 - PREVIEW_ROWS),
+            }
         if output.type == JobOutput.Type.METRIC:
             try:
                 return {"value": json.loads(text).get("value")}
@@ -108,6 +115,9 @@ def _context(request, workspace, job):
         ],
         "queue_position": services.queue_position(job),
         "can_submit": may(request.user, SUBMIT_JOBS, workspace),
+        "can_request_release": job.is_real
+        and job.status == Job.Status.FINISHED
+        and may(request.user, REQUEST_RELEASE, workspace),
     }
 
 
@@ -133,8 +143,9 @@ def job_cancel(request, slug, job_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, "Cancelled." if job.status == Job.Status.QUEUED else
-                         "Stopping the job.")  # fmt: skip
+        messages.success(
+            request, "Cancelled." if job.status == Job.Status.QUEUED else "Stopping the job."
+        )
     return redirect(job.get_absolute_url())
 
 
@@ -156,17 +167,34 @@ def output_file(request, slug, job_id, output_id):
     """A dry-run output's file. Real-run outputs leave only through the airlock."""
     workspace, job = _job_for(request, slug, job_id)
     output = get_object_or_404(JobOutput, pk=output_id, job=job)
-    if job.is_real:
-        raise PermissionDenied("Outputs of a real-data run leave only through the airlock.")
     if output.file is None:
         raise Http404
-    audit.record(action="job_output.viewed", by=request.user, target=output,
-                 workspace=workspace, details={"job": job.pk, "output": output.name})  # fmt: skip
-    content_types = {"table": "text/csv", "metric": "application/json", "figure": "image/png",
-                     "text": "text/plain"}  # fmt: skip
-    return FileResponse(
+    if job.is_real:
+        # Real-run outputs leave only through the airlock: once released, to researchers.
+        if output.released_at is None or not may(request.user, REQUEST_RELEASE, workspace):
+            raise PermissionDenied("Outputs of a real-data run leave only through the airlock.")
+        action = "release.downloaded"
+    else:
+        action = "job_output.viewed"
+    audit.record(
+        action=action,
+        by=request.user,
+        target=output,
+        workspace=workspace,
+        details={"job": job.pk, "output": output.name, "sha256": output.sha256},
+    )
+    content_types = {
+        "table": "text/csv",
+        "metric": "application/json",
+        "figure": "image/png",
+        "text": "text/plain",
+    }
+    response = FileResponse(
         vault.open_encrypted(output.file),
         content_type=content_types.get(output.type, "application/octet-stream"),
-        as_attachment=request.GET.get("download") == "1",
+        as_attachment=request.GET.get("download") == "1" or job.is_real,
         filename=output.filename.rsplit("/", 1)[-1],
     )
+    # The file is unchanged from what the job wrote; its checksum lets anyone verify that.
+    response["X-Checksum-SHA256"] = output.sha256
+    return response

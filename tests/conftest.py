@@ -256,6 +256,39 @@ def finished_job(ready_version, researcher):
     return job
 
 
+@pytest.fixture
+def release_request(ready_version, researcher, django_capture_on_commit_callbacks):
+    """A submitted release request for the table of a finished real-data run."""
+    from jobs import airlock
+    from jobs.models import Job, JobOutput
+    from workspaces import vault
+
+    job = Job.objects.create(
+        workspace=ready_version.dataset.workspace,
+        submitted_by=researcher,
+        mode=Job.Mode.REAL,
+        script="print('hello')",
+        status=Job.Status.FINISHED,
+    )
+    job.dataset_versions.set([ready_version])
+    encrypted = vault.write_encrypted("output", lambda sink: sink.write(b"ward,n\nA,12\n"))
+    output = JobOutput.objects.create(
+        job=job,
+        name="by_ward",
+        type="table",
+        kind="frequency",
+        filename="by_ward.csv",
+        file=encrypted,
+        size_bytes=encrypted.size_bytes,
+        sha256=encrypted.sha256,
+    )
+    request = airlock.create_request(
+        job=job, description="table 1", items=[(output, "counts", "paper")], by=researcher
+    )
+    with django_capture_on_commit_callbacks():
+        return airlock.submit_request(request=request, by=researcher)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests and costs seconds per user.

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from jobs.models import Job
+from jobs.models import Job, ReleaseRequest, SupportingFile, Vote
 from workspaces.models import Dataset, DatasetVersion, Membership, SyntheticSample
 
 PRINCIPALS = ["anonymous", "outsider", "site_admin", "owner", "researcher", "checker"]
@@ -35,6 +35,7 @@ W = "/workspaces/cardiac"
 D = W + "/datasets/{dataset}"
 V = D + "/v{version}"
 J = W + "/jobs/{job}"
+R = W + "/releases/{release}"
 ERASE = {"reason": "test", "confirm": "on"}
 
 # name: (method, path with {placeholders}, POST data or a function of ctx, outcome per principal)
@@ -108,6 +109,21 @@ MATRIX = {
                    expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
     "jobs:output": ("get", J + "/outputs/{output}/", None,
                     expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    # --- the airlock: researchers ask, checkers (never the requester) review ------------
+    "jobs:release_new": ("get", W + "/jobs/{real_job}/release/", None,
+                         expect(LOGIN, HIDDEN, HIDDEN, NO, OK, NO)),
+    "jobs:release_list": ("get", W + "/releases/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "jobs:release_request": ("get", R + "/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "jobs:release_item": ("get", R + "/items/{item}/", None,
+                          expect(LOGIN, HIDDEN, HIDDEN, NO, NO, OK)),
+    "jobs:release_supporting": (
+        "post", R + "/supporting/", lambda ctx: {"file": csv_file()},
+        expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
+    "jobs:release_action": ("post", R + "/vote/",
+                            lambda ctx: {"item": ctx["item"], "decision": "approve"},
+                            expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "jobs:release_action#withdraw": ("post", R + "/withdraw/", lambda ctx: {},
+                                     expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
     "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT)),
 }
 # fmt: on
@@ -163,6 +179,9 @@ def test_matrix(
     if "{dataset}" in path or name.startswith("jobs:"):
         version = request.getfixturevalue("ready_version")
         ctx.update(dataset=version.dataset_id, version=version.number, version_id=version.pk)
+    if "{release}" in path or "{real_job}" in path:
+        release = request.getfixturevalue("release_request")
+        ctx.update(release=release.pk, item=release.items.get().pk, real_job=release.job_id)
     if "{job}" in path:
         job = request.getfixturevalue("finished_job")
         ctx.update(job=job.pk, output=job.outputs.get().pk)
@@ -185,6 +204,9 @@ def state_of_everything():
         sorted(DatasetVersion.objects.values_list("pk", "status")),
         SyntheticSample.objects.count(),
         sorted(Job.objects.values_list("pk", "status", "cancel_requested")),
+        sorted(ReleaseRequest.objects.values_list("pk", "status")),
+        Vote.objects.count(),
+        SupportingFile.objects.count(),
     )
 
 

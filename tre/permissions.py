@@ -44,6 +44,8 @@ VIEW_DATASETS = "view_datasets"
 MANAGE_DATASETS = "manage_datasets"
 SUBMIT_JOBS = "submit_jobs"
 VIEW_JOBS = "view_jobs"
+REQUEST_RELEASE = "request_release"
+REVIEW_RELEASE = "review_release"
 
 ACTIONS: dict[str, Action] = {
     action.codename: action
@@ -79,6 +81,16 @@ ACTIONS: dict[str, Action] = {
             VIEW_JOBS,
             "See the workspace's jobs, their state and their dry-run outputs",
             frozenset({Role.RESEARCHER, Role.OUTPUT_CHECKER}),
+        ),
+        Action(
+            REQUEST_RELEASE,
+            "Ask for outputs of real-data runs to be released, and download released ones",
+            frozenset({Role.RESEARCHER}),
+        ),
+        Action(
+            REVIEW_RELEASE,
+            "Review release requests: see the outputs, vote, return, reject or release",
+            frozenset({Role.OUTPUT_CHECKER}),
         ),
     ]
 }

@@ -293,6 +293,16 @@ TRE_JOB_LIMITS = {
     "wall_seconds": env_int("TRE_JOB_WALL_SECONDS", 1800),
     "log_bytes": env_int("TRE_JOB_LOG_BYTES", 1024**2),
 }
+# The airlock: how many output checkers must approve a release, and the disclosure
+# checks' thresholds (names as in jobs.disclosure.Thresholds), by classification tier.
+TRE_RELEASE_APPROVALS = {"public": 1, "internal": 1, "confidential": 2, "restricted": 2}
+TRE_DISCLOSURE_THRESHOLDS = {
+    "public": {"min_cell_count": 5},
+    "internal": {"min_cell_count": 10},
+    "confidential": {"min_cell_count": 10},
+    "restricted": {"min_cell_count": 20},
+}
+
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {
         "task": "jobs.tasks.reap_stale_jobs_task",

@@ -40,6 +40,8 @@ class Workspace(models.Model):
             ("view_datasets", "See datasets' schemas and browse their synthetic samples"),
             ("submit_jobs", "Submit, cancel and re-run jobs"),
             ("view_jobs", "See the workspace's jobs, their state and their dry-run outputs"),
+            ("request_release", "Ask for outputs to be released, download released ones"),
+            ("review_release", "Review release requests"),
         ]
 
     def __str__(self):

@@ -6,6 +6,8 @@ from tre.permissions import (
     ACTIONS,
     MANAGE_DATASETS,
     MANAGE_MEMBERS,
+    REQUEST_RELEASE,
+    REVIEW_RELEASE,
     SUBMIT_JOBS,
     VIEW_DATASETS,
     VIEW_JOBS,
@@ -31,16 +33,19 @@ def test_every_declared_action_is_a_permission_on_the_workspace_model():
     assert set(ACTIONS) <= codenames
 
 
+RESEARCHER_GRANTS = {
+    VIEW_WORKSPACE, VIEW_DATASETS, SUBMIT_JOBS, VIEW_JOBS, REQUEST_RELEASE
+}  # fmt: skip
+CHECKER_GRANTS = {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS, VIEW_JOBS, REVIEW_RELEASE}
+
+
 @pytest.mark.parametrize(
     ("roles", "expected"),
     [
         ([Role.OWNER], {VIEW_WORKSPACE, MANAGE_MEMBERS}),
-        ([Role.RESEARCHER], {VIEW_WORKSPACE, VIEW_DATASETS, SUBMIT_JOBS, VIEW_JOBS}),
-        ([Role.OUTPUT_CHECKER], {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS, VIEW_JOBS}),
-        (
-            [Role.OWNER, Role.OUTPUT_CHECKER],
-            {VIEW_WORKSPACE, MANAGE_MEMBERS, VIEW_DATASETS, MANAGE_DATASETS, VIEW_JOBS},
-        ),
+        ([Role.RESEARCHER], RESEARCHER_GRANTS),
+        ([Role.OUTPUT_CHECKER], CHECKER_GRANTS),
+        ([Role.OWNER, Role.OUTPUT_CHECKER], {MANAGE_MEMBERS} | CHECKER_GRANTS),
         ([], set()),
     ],
 )
@@ -51,12 +56,7 @@ def test_roles_grant_their_declared_permissions(roles, expected):
 def test_guardian_follows_membership_both_ways(workspace):
     user = UserFactory()
     membership = MembershipFactory(workspace=workspace, user=user, roles=["researcher"])
-    assert set(get_user_perms(user, workspace)) == {
-        VIEW_WORKSPACE,
-        VIEW_DATASETS,
-        SUBMIT_JOBS,
-        VIEW_JOBS,
-    }
+    assert set(get_user_perms(user, workspace)) == RESEARCHER_GRANTS
 
     membership.roles = ["owner"]
     membership.save()
@@ -64,12 +64,7 @@ def test_guardian_follows_membership_both_ways(workspace):
 
     membership.roles = ["output_checker"]
     membership.save()
-    assert set(get_user_perms(user, workspace)) == {
-        VIEW_WORKSPACE,
-        VIEW_DATASETS,
-        MANAGE_DATASETS,
-        VIEW_JOBS,
-    }
+    assert set(get_user_perms(user, workspace)) == CHECKER_GRANTS
 
     membership.delete()
     assert set(get_user_perms(user, workspace)) == set()
@@ -119,9 +114,4 @@ def test_resync_repairs_permissions_changed_behind_its_back(workspace, researche
     remove_perm(f"workspaces.{VIEW_WORKSPACE}", researcher, workspace)
     assign_perm(f"workspaces.{MANAGE_MEMBERS}", researcher, workspace)
     assert sync_all_workspace_permissions() == Membership.objects.count()
-    assert set(get_user_perms(researcher, workspace)) == {
-        VIEW_WORKSPACE,
-        VIEW_DATASETS,
-        SUBMIT_JOBS,
-        VIEW_JOBS,
-    }
+    assert set(get_user_perms(researcher, workspace)) == RESEARCHER_GRANTS

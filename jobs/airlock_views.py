@@ -1,0 +1,235 @@
+"""The airlock's pages: request a release, review it blind, release, download."""
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from jobs import airlock
+from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, Vote
+from tre import audit
+from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, may
+from workspaces import vault
+from workspaces.views import get_workspace_for
+
+PREVIEW_ROWS = 200
+MAX_SUPPORTING_BYTES = 5 * 1024**2
+
+
+def _may_see_requests(request, workspace) -> bool:
+    return may(request.user, REQUEST_RELEASE, workspace) or may(
+        request.user, REVIEW_RELEASE, workspace
+    )
+
+
+def _release_for(request, slug, request_id):
+    """The request, for its researcher and the workspace's checkers; 403 for others."""
+    workspace = get_workspace_for(request, slug)
+    release = get_object_or_404(ReleaseRequest, pk=request_id, job__workspace=workspace)
+    is_requester = release.requested_by_id == request.user.pk
+    if not (is_requester or may(request.user, REVIEW_RELEASE, workspace)):
+        raise PermissionDenied
+    return workspace, release
+
+
+@login_required
+def release_new(request, slug, job_id):
+    workspace = get_workspace_for(request, slug, REQUEST_RELEASE)
+    job = get_object_or_404(Job, pk=job_id, workspace=workspace, mode=Job.Mode.REAL)
+    outputs = list(job.outputs.order_by("type", "name"))
+    if request.method == "POST":
+        items = [
+            (
+                output,
+                request.POST.get(f"what-{output.pk}", ""),
+                request.POST.get(f"why-{output.pk}", ""),
+            )
+            for output in outputs
+            if request.POST.get(f"include-{output.pk}")
+        ]
+        try:
+            release = airlock.create_request(
+                job=job,
+                description=request.POST.get("description", ""),
+                items=items,
+                by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            return redirect(release.get_absolute_url())
+    return render(
+        request,
+        "jobs/release_new.html",
+        {"workspace": workspace, "job": job, "outputs": outputs, "posted": request.POST},
+    )
+
+
+@login_required
+def release_list(request, slug):
+    workspace = get_workspace_for(request, slug)
+    if not _may_see_requests(request, workspace):
+        raise PermissionDenied
+    releases = ReleaseRequest.objects.filter(job__workspace=workspace).select_related(
+        "requested_by", "job"
+    )
+    if not may(request.user, REVIEW_RELEASE, workspace):
+        releases = releases.filter(requested_by=request.user)
+    return render(request, "jobs/release_list.html", {"workspace": workspace, "releases": releases})
+
+
+def _preview(output: JobOutput) -> dict:
+    if output.type == JobOutput.Type.FIGURE or output.file is None:
+        return {}
+    with vault.open_encrypted(output.file) as reader:
+        text = reader.read(2 * 1024**2).decode("utf-8", errors="replace")
+    if output.type == JobOutput.Type.TABLE:
+        rows = list(csv.reader(io.StringIO(text)))
+        return {"header": rows[0] if rows else [], "rows": rows[1 : PREVIEW_ROWS + 1]}
+    return {"text": text}
+
+
+@login_required
+def release_detail(request, slug, request_id):
+    workspace, release = _release_for(request, slug, request_id)
+    is_checker = (
+        may(request.user, REVIEW_RELEASE, workspace) and release.requested_by_id != request.user.pk
+    )
+    votes = airlock.visible_votes(release, request.user)
+    own_review = airlock._review_of(release, request.user) if is_checker else None
+    items = []
+    for item in release.items.select_related("output__job"):
+        item_votes = [vote for vote in votes if vote.item_id == item.pk]
+        items.append(
+            {
+                "item": item,
+                "state": airlock.item_state(item, release.round),
+                "votes": item_votes,
+                "my_vote": next(
+                    (
+                        vote
+                        for vote in item_votes
+                        if vote.review.reviewer_id == request.user.pk
+                        and vote.review.round == release.round
+                    ),
+                    None,
+                ),
+                "preview": _preview(item.output) if is_checker else {},
+            }
+        )
+    return render(
+        request,
+        "jobs/release_detail.html",
+        {
+            "workspace": workspace,
+            "release": release,
+            "items": items,
+            "is_checker": is_checker,
+            "is_requester": release.requested_by_id == request.user.pk,
+            "own_review": own_review,
+            "reviews": release.reviews.filter(
+                round=release.round, submitted_at__isnull=False
+            ).count(),
+            "job": release.job,
+            "datasets": release.job.dataset_versions.select_related("dataset"),
+            "decisions": Vote.Decision.choices,
+            "visibilities": Vote.Visibility.choices,
+            "replacements": JobOutput.objects.filter(
+                job__workspace=workspace, job__mode=Job.Mode.REAL, job__status=Job.Status.FINISHED
+            )
+            .select_related("job")
+            .order_by("-created_at")[:100]
+            if release.status == ReleaseRequest.Status.RETURNED
+            else [],
+        },
+    )
+
+
+def _item(release, request):
+    return get_object_or_404(RequestedOutput, pk=request.POST.get("item"), request=release)
+
+
+ACTIONS = {
+    "submit": lambda release, request: airlock.submit_request(request=release, by=request.user),
+    "withdraw": lambda release, request: airlock.withdraw_request(request=release, by=request.user),
+    "vote": lambda release, request: airlock.vote(
+        request=release,
+        item=_item(release, request),
+        decision=request.POST.get("decision", ""),
+        comment=request.POST.get("comment", ""),
+        visibility=request.POST.get("visibility", Vote.Visibility.CHECKERS),
+        by=request.user,
+    ),
+    "submit_review": lambda release, request: airlock.submit_review(
+        request=release, by=request.user
+    ),
+    "return": lambda release, request: airlock.return_request(request=release, by=request.user),
+    "reject": lambda release, request: airlock.reject_request(request=release, by=request.user),
+    "release": lambda release, request: airlock.release(request=release, by=request.user),
+    "replace": lambda release, request: airlock.replace_item(
+        item=_item(release, request),
+        by=request.user,
+        output=get_object_or_404(
+            JobOutput, pk=request.POST.get("output"), job__workspace=release.workspace
+        ),
+    ),
+}
+
+
+@login_required
+@require_POST
+def release_action(request, slug, request_id, action):
+    if action not in ACTIONS:
+        raise Http404
+    _, release = _release_for(request, slug, request_id)
+    try:
+        ACTIONS[action](release, request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except ValueError as error:  # an illegal transition: say so, change nothing
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Done.")
+    return redirect(release.get_absolute_url())
+
+
+@login_required
+@require_POST
+def release_supporting_file(request, slug, request_id):
+    _, release = _release_for(request, slug, request_id)
+    upload = request.FILES.get("file")
+    if upload is None or upload.size > MAX_SUPPORTING_BYTES:
+        messages.error(request, "Choose a file of at most 5 MB.")
+        return redirect(release.get_absolute_url())
+    try:
+        airlock.add_supporting_file(
+            request=release, name=upload.name, content=upload.read(), by=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(release.get_absolute_url())
+
+
+@login_required
+def release_item_file(request, slug, request_id, item_id):
+    """An output under review, for the checkers (never its requester before release)."""
+    workspace, release = _release_for(request, slug, request_id)
+    if not may(request.user, REVIEW_RELEASE, workspace) or (
+        release.requested_by_id == request.user.pk
+    ):
+        raise PermissionDenied
+    item = get_object_or_404(RequestedOutput, pk=item_id, request=release)
+    audit.record(
+        action="release.output_viewed",
+        by=request.user,
+        target=release,
+        details={"output": item.output.name},
+    )
+    return FileResponse(
+        vault.open_encrypted(item.output.file), filename=item.output.filename.rsplit("/", 1)[-1]
+    )
