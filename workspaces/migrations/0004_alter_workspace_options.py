@@ -4,14 +4,30 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workspaces', '0003_alter_workspace_options_workspace_job_limits'),
+        ("workspaces", "0003_alter_workspace_options_workspace_job_limits"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='workspace',
-            options={'ordering': ['name'], 'permissions': [('manage_members', "Manage the workspace's members and their roles"), ('manage_datasets', "Ingest, version, classify and erase the workspace's datasets"), ('view_datasets', "See datasets' schemas and browse their synthetic samples"), ('submit_jobs', 'Submit, cancel and re-run jobs'), ('view_jobs', "See the workspace's jobs, their state and their dry-run outputs"), ('request_release', 'Ask for outputs to be released, download released ones'), ('review_release', 'Review release requests')]},
+            name="workspace",
+            options={
+                "ordering": ["name"],
+                "permissions": [
+                    ("manage_members", "Manage the workspace's members and their roles"),
+                    (
+                        "manage_datasets",
+                        "Ingest, version, classify and erase the workspace's datasets",
+                    ),
+                    ("view_datasets", "See datasets' schemas and browse their synthetic samples"),
+                    ("submit_jobs", "Submit, cancel and re-run jobs"),
+                    (
+                        "view_jobs",
+                        "See the workspace's jobs, their state and their dry-run outputs",
+                    ),
+                    ("request_release", "Ask for outputs to be released, download released ones"),
+                    ("review_release", "Review release requests"),
+                ],
+            },
         ),
     ]
