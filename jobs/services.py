@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import logfilter, sandbox
+from jobs import disclosure, logfilter, sandbox
 from jobs.models import Job, JobOutput
 from tre import audit
 from tre.permissions import SUBMIT_JOBS, authorize
@@ -245,12 +245,14 @@ def _run_in(job: Job, workdir: Path) -> Job:
         should_stop=should_stop,
     )  # fmt: skip
     full_log = _combined_log(result)
+    checks = None
     if job.is_real:
         shown_log = logfilter.filter_log(full_log, logfilter.data_vocabulary(frames))
+        checks = _disclosure_context(job, frames)
     else:
         shown_log = full_log
     del frames
-    _store_outputs(job, output, full_log if job.is_real else None)
+    _store_outputs(job, output, full_log if job.is_real else None, checks)
 
     status = {
         "finished": Job.Status.FINISHED,
@@ -285,7 +287,36 @@ def _combined_log(result: sandbox.Result) -> str:
     return "\n".join(parts)
 
 
-def _store_outputs(job: Job, output: Path, full_log: str | None) -> None:
+def _disclosure_context(job: Job, frames: list) -> dict:
+    """What the airlock's automated checks need from a real run's inputs.
+
+    The thresholds of the strictest classification tier among the job's datasets; the
+    largest input's row count; and the text of every value of the columns that identify
+    people (pseudonymised, or flagged by the identifier scan and kept), so an output
+    holding one of them fails. Text columns only: short numbers would match counts.
+    """
+    tiers = [version.dataset.classification for version in job.dataset_versions.all()]
+    order = ["public", "internal", "confidential", "restricted"]
+    strictest = max(tiers, key=order.index, default="restricted")
+    sensitive: set[str] = set()
+    for version, frame in zip(job.dataset_versions.all(), frames, strict=True):
+        identifying = {decision["column"] for decision in version.decisions
+                       if decision["action"] == "pseudonymise"}  # fmt: skip
+        identifying |= {finding["column"] for finding in version.findings}
+        for column in identifying & set(frame.columns):
+            values = frame[column].dropna()
+            if values.dtype.kind not in "biufcmM":
+                sensitive.update(str(value) for value in values.unique())
+    return {
+        "thresholds": disclosure.Thresholds.from_dict(
+            settings.TRE_DISCLOSURE_THRESHOLDS.get(strictest, {})
+        ),
+        "input_rows": max((len(frame) for frame in frames), default=0),
+        "sensitive_values": frozenset(sensitive),
+    }
+
+
+def _store_outputs(job: Job, output: Path, full_log: str | None, checks: dict | None) -> None:
     manifest = {}
     with contextlib.suppress(OSError, ValueError):
         manifest = json.loads((output / ".tre-manifest.json").read_text())
@@ -298,6 +329,9 @@ def _store_outputs(job: Job, output: Path, full_log: str | None) -> None:
     for path in files:
         relative = str(path.relative_to(output))
         name, entry = by_file.get(relative, (path.stem, {}))
+        verdict = (
+            disclosure.check_output(path=path, entry=entry, **checks).as_dict() if checks else {}
+        )
         _store_output(
             job,
             filename=relative,
@@ -306,13 +340,17 @@ def _store_outputs(job: Job, output: Path, full_log: str | None) -> None:
             kind=str(entry.get("kind", ""))[:32],
             description=str(entry.get("description", ""))[:2000],
             metadata={key: entry[key] for key in ("rows", "columns") if key in entry},
+            verdict=verdict,
             write=lambda sink, path=path: _copy(path, sink),
         )
     if full_log is not None:
+        log_path = output / ".tre-full-log.txt"
+        log_path.write_text(full_log)
+        verdict = disclosure.check_output(path=log_path, entry={"type": "text"}, **checks)
         _store_output(
             job, filename=".log/full-log.txt", name="full_log", type=JobOutput.Type.LOG,
             kind="", description="The run's whole log, for review before release.", metadata={},
-            write=lambda sink: sink.write(full_log.encode()),
+            verdict=verdict.as_dict(), write=lambda sink: sink.write(full_log.encode()),
         )  # fmt: skip
 
 
@@ -321,14 +359,14 @@ def _copy(path: Path, sink) -> None:
         shutil.copyfileobj(source, sink, 1 << 20)
 
 
-def _store_output(job, *, filename, name, type, kind, description, metadata, write) -> None:
+def _store_output(job, *, filename, name, type, kind, description, metadata, verdict, write):
     if type not in JobOutput.Type.values:
         type = JobOutput.Type.FILE
     encrypted = vault.write_encrypted("output", write)
     JobOutput.objects.create(
         job=job, name=name, type=type, kind=kind, description=description, filename=filename,
         file=encrypted, size_bytes=encrypted.size_bytes, sha256=encrypted.sha256,
-        metadata=metadata,
+        metadata=metadata, verdict=verdict,
     )  # fmt: skip
 
 
