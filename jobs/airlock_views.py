@@ -100,6 +100,7 @@ def release_detail(request, slug, request_id):
     is_checker = (
         may(request.user, REVIEW_RELEASE, workspace) and release.requested_by_id != request.user.pk
     )
+    audit.record(action="release.viewed", by=request.user, target=release, workspace=workspace)
     votes = airlock.visible_votes(release, request.user)
     own_review = airlock._review_of(release, request.user) if is_checker else None
     items = []
@@ -139,6 +140,9 @@ def release_detail(request, slug, request_id):
             "datasets": release.job.dataset_versions.select_related("dataset"),
             "decisions": Vote.Decision.choices,
             "visibilities": Vote.Visibility.choices,
+            "addable": release.job.outputs.exclude(requests__request=release)
+            if release.status in ReleaseRequest.EDITABLE
+            else [],
             "replacements": JobOutput.objects.filter(
                 job__workspace=workspace, job__mode=Job.Mode.REAL, job__status=Job.Status.FINISHED
             )
@@ -171,6 +175,13 @@ ACTIONS = {
     "return": lambda release, request: airlock.return_request(request=release, by=request.user),
     "reject": lambda release, request: airlock.reject_request(request=release, by=request.user),
     "release": lambda release, request: airlock.release(request=release, by=request.user),
+    "add": lambda release, request: airlock.add_item(
+        request=release,
+        output=get_object_or_404(JobOutput, pk=request.POST.get("output"), job=release.job),
+        what_it_is=request.POST.get("what", ""),
+        why_needed=request.POST.get("why", ""),
+        by=request.user,
+    ),
     "replace": lambda release, request: airlock.replace_item(
         item=_item(release, request),
         by=request.user,
