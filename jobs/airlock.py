@@ -202,7 +202,7 @@ def submit_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
             action="release.submitted", by=by, target=request, details={"round": request.round}
         )
         checkers = [user for user in _checkers_of(request.workspace) if user.pk != by.pk]
-        link = request.get_absolute_url()
+        link = settings.TRE_PORTAL_URL + request.get_absolute_url()
         transaction.on_commit(
             partial(
                 _notify,
@@ -376,7 +376,7 @@ def _decide(request, by, status, words) -> ReleaseRequest:
                 _notify,
                 f"[TRE] Release request #{request.pk} {words}",
                 f"Your release request #{request.pk} in {request.workspace.name} was {words} by "
-                f"{by.get_username()}.\n\n{request.get_absolute_url()}\n",
+                f"{by.get_username()}.\n\n{settings.TRE_PORTAL_URL}{request.get_absolute_url()}\n",
                 [researcher],
             )
         )

@@ -254,6 +254,13 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "tre@localhost")
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+# The portal's address as people reach it, for links in e-mails.
+TRE_PORTAL_URL = os.environ.get("TRE_PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Celery: Redis as broker and result store. redis+socket:///path/to/redis.sock works
 # for the embedded server that `dev.py` starts.
