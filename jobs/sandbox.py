@@ -275,6 +275,8 @@ def run(
         "--ro-bind", "/usr", "/usr",
         *_usr_links(),
         *_python_binds(),
+        # Font configuration only (matplotlib asks for it); nothing else of /etc.
+        "--ro-bind-try", "/etc/fonts", "/etc/fonts",
         "--proc", "/proc",
         "--dev", "/dev",
         "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",

@@ -267,3 +267,19 @@ def test_a_crash_is_a_failure_with_its_traceback(job_dirs):
     assert result.exit_code == 1
     assert "ValueError" in result.stderr
     assert 'File "/job/script.py", line 2' in result.stderr
+
+
+def test_a_figure_is_drawn_without_complaints(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        plt.plot([1, 2, 3])
+        plt.savefig("plot.png")
+    """,
+    )
+    assert result.state == "finished", result.stderr
+    assert result.stderr == ""
+    assert (job_dirs["output"] / "plot.png").stat().st_size > 1000

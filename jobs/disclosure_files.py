@@ -1,0 +1,133 @@
+"""The airlock's disclosure checks of an output file as a whole: its type, by name and by
+content (binary formats sniffed from their first bytes, PNG images inspected chunk by
+chunk), and its size. Plain Python, no Django; `jobs.disclosure.check_output` runs them
+before reading the content.
+"""
+
+from __future__ import annotations
+
+import stat
+import struct
+from pathlib import Path
+
+from jobs.disclosure_rules import Reason, Thresholds
+
+ALLOWED_SUFFIXES = (".csv", ".json", ".txt", ".png")
+_ALLOWED_TEXT = "outputs must be CSV, JSON, plain text or PNG images"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The PNG chunks that only describe the picture; anything else (text, EXIF, private
+# chunks, bytes after the end) could carry data past a reviewer who only sees the image.
+_PNG_CHUNKS = {
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT",
+    b"pHYs", b"bKGD", b"tIME",
+}  # fmt: skip
+_PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
+# The one text chunk matplotlib writes: which software made the image.
+_PNG_SOFTWARE = b"Software"
+
+
+def _file_reasons(path: Path, thresholds: Thresholds) -> list[Reason] | None:
+    """Reasons from the file as a whole, or None when its content is worth reading."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return [Reason("file-type", "The file could not be read.")]
+    if not stat.S_ISREG(status.st_mode):
+        return [Reason("file-type", f"This is not a regular file: {_ALLOWED_TEXT}.")]
+    with path.open("rb") as handle:
+        head = handle.read(512)
+        handle.seek(max(status.st_size - 4, 0))
+        tail = handle.read(4)
+    reasons = []
+    if status.st_size > thresholds.max_output_bytes:
+        reasons.append(
+            Reason(
+                "size",
+                f"The file is larger than the limit of {_size(thresholds.max_output_bytes)}.",
+            )
+        )
+    problem = _file_type_problem(path.suffix.lower(), head, tail)
+    if problem:
+        reasons.append(Reason("file-type", problem))
+    return reasons or None
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:g} {unit}"
+    return f"{count} bytes"
+
+
+def _sniff(head: bytes, tail: bytes) -> str | None:
+    """The name of the binary format a file's first bytes (and last four) show, if any."""
+    if head.startswith(PNG_SIGNATURE):
+        return "a PNG image"
+    if head[:1] == b"\x80":
+        return "a Python pickle"
+    if head.startswith(b"PAR1") and (tail == b"PAR1" or b"\x00" in head):
+        return "a Parquet file"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
+        return "a ZIP archive"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip archive"
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+        return "a bzip2 archive"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "an xz archive"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "a 7z archive"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "a zstd archive"
+    if head[257:262] == b"ustar" and b"\x00" in head:
+        return "a tar archive"
+    if head.startswith(b"SQLite format 3\x00"):
+        return "an SQLite database"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy array file"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "an HDF5 file"
+    if head.startswith(b"ARROW1"):
+        return "an Arrow file"
+    if head.startswith(b"%PDF-"):
+        return "a PDF"
+    if head.startswith(b"\x7fELF"):
+        return "a program"
+    return None
+
+
+def _file_type_problem(suffix: str, head: bytes, tail: bytes) -> str | None:
+    sniffed = _sniff(head, tail)
+    if suffix not in ALLOWED_SUFFIXES:
+        # The name is the researcher's choice and may hold anything: never echo it.
+        found = f"The file is {sniffed}, which" if sniffed else "This type of file"
+        return f"{found} cannot leave the environment: {_ALLOWED_TEXT}."
+    if suffix == ".png":
+        if sniffed != "a PNG image":
+            return f"The file is named as a PNG image but is not one: {_ALLOWED_TEXT}."
+        return None
+    if sniffed:
+        return f"The file is {sniffed} named as text, which cannot leave: {_ALLOWED_TEXT}."
+    return None
+
+
+def _png_problem(data: bytes) -> str | None:
+    position = len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        end = position + 12 + length
+        if end > len(data):
+            break
+        body = data[position + 8 : position + 8 + length]
+        if kind in _PNG_TEXT_CHUNKS:
+            keyword, _, text = body.partition(b"\x00")
+            if keyword != _PNG_SOFTWARE or len(text) > 100:
+                return "The PNG image carries text besides the picture; save it without metadata."
+        elif kind not in _PNG_CHUNKS:
+            return "The PNG image carries data besides the picture; save it again as a plain PNG."
+        if kind == b"IEND":
+            if end != len(data):
+                return "The PNG image has data after its end; save it again as a plain PNG."
+            return None
+        position = end
+    return "The PNG image is damaged or incomplete."
