@@ -63,10 +63,25 @@ def release_new(request, slug, job_id):
             messages.error(request, " ".join(error.messages))
         else:
             return redirect(release.get_absolute_url())
+    # After an error the form comes back as it was filled in.
+    choices = [
+        {
+            "output": output,
+            "included": bool(request.POST.get(f"include-{output.pk}")),
+            "what": request.POST.get(f"what-{output.pk}", output.description),
+            "why": request.POST.get(f"why-{output.pk}", ""),
+        }
+        for output in outputs
+    ]
     return render(
         request,
         "jobs/release_new.html",
-        {"workspace": workspace, "job": job, "outputs": outputs, "posted": request.POST},
+        {
+            "workspace": workspace,
+            "job": job,
+            "choices": choices,
+            "description": request.POST.get("description", ""),
+        },
     )
 
 

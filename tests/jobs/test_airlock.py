@@ -242,3 +242,18 @@ def test_dry_runs_have_nothing_to_release(finished_job, researcher):
             by=researcher,
             items=[(finished_job.outputs.first(), "a", "b")],
         )
+
+
+def test_a_release_form_with_a_mistake_comes_back_filled_in(client, real_job, researcher):
+    client.force_login(researcher)
+    output = real_job.outputs.get(name="by_ward")
+    response = client.post(
+        f"/workspaces/cardiac/jobs/{real_job.pk}/release/",
+        {"description": "Table 1", f"include-{output.pk}": "on", f"what-{output.pk}": "counts"},
+        follow=True,
+    )
+    content = response.content.decode()
+    assert "Say what by_ward is and why it is needed." in content
+    assert 'value="counts"' in content
+    assert "checked" in content
+    assert not ReleaseRequest.objects.exists()
