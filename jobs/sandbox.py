@@ -154,6 +154,7 @@ class _PidsCgroup:
             if (root / "cgroup.procs").exists() and os.access(root, os.W_OK):
                 if root.name != "pids" and "pids" not in _read(root / "cgroup.controllers"):
                     continue
+                _sweep(root)
                 path = root / f"tre-sandbox-{uuid.uuid4().hex[:12]}"
                 try:
                     path.mkdir()
@@ -183,10 +184,25 @@ class _PidsCgroup:
             time.sleep(0.02)
 
     def remove(self) -> None:
-        if self.path is not None:
-            self.kill_all()
-            with contextlib.suppress(OSError):
+        if self.path is None:
+            return
+        self.kill_all()
+        for _ in range(50):  # the kernel frees a cgroup a moment after its last process
+            try:
                 self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+
+
+def _sweep(root: Path) -> None:
+    """Remove the empty cgroups of runs whose worker died before cleaning up (a cgroup
+    still holding processes refuses rmdir, so a live run's is never touched)."""
+    for stale in root.glob("tre-sandbox-*"):
+        with contextlib.suppress(OSError):
+            stale.rmdir()
 
 
 def _read(path: Path) -> str:

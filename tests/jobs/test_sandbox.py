@@ -283,3 +283,10 @@ def test_a_figure_is_drawn_without_complaints(job_dirs):
     assert result.state == "finished", result.stderr
     assert result.stderr == ""
     assert (job_dirs["output"] / "plot.png").stat().st_size > 1000
+
+
+def test_no_cgroup_is_left_behind(job_dirs):
+    roots = [root for root in sandbox.CGROUP_PIDS_ROOTS if (root / "cgroup.procs").exists()]
+    run(job_dirs, "import os\nfor _ in range(5):\n    os.fork() or os._exit(0)\n")
+    for root in roots:
+        assert list(root.glob("tre-sandbox-*")) == []
