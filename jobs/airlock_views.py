@@ -1,8 +1,5 @@
 """The airlock's pages: request a release, review it blind, release, download."""
 
-import csv
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,12 +9,12 @@ from django.views.decorators.http import require_POST
 
 from jobs import airlock
 from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, Vote
+from jobs.views import output_preview
 from tre import audit
 from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, may
 from workspaces import vault
 from workspaces.views import get_workspace_for
 
-PREVIEW_ROWS = 200
 MAX_SUPPORTING_BYTES = 5 * 1024**2
 
 
@@ -98,17 +95,6 @@ def release_list(request, slug):
     return render(request, "jobs/release_list.html", {"workspace": workspace, "releases": releases})
 
 
-def _preview(output: JobOutput) -> dict:
-    if output.type == JobOutput.Type.FIGURE or output.file is None:
-        return {}
-    with vault.open_encrypted(output.file) as reader:
-        text = reader.read(2 * 1024**2).decode("utf-8", errors="replace")
-    if output.type == JobOutput.Type.TABLE:
-        rows = list(csv.reader(io.StringIO(text)))
-        return {"header": rows[0] if rows else [], "rows": rows[1 : PREVIEW_ROWS + 1]}
-    return {"text": text}
-
-
 @login_required
 def release_detail(request, slug, request_id):
     workspace, release = _release_for(request, slug, request_id)
@@ -135,7 +121,7 @@ def release_detail(request, slug, request_id):
                     ),
                     None,
                 ),
-                "preview": _preview(item.output) if is_checker else {},
+                "preview": output_preview(item.output) if is_checker else {},
             }
         )
     return render(

@@ -80,25 +80,33 @@ def job_new(request, slug):
     )
 
 
-def _output_preview(output: JobOutput):
-    """What a dry-run output looks like on its page: a table, a number, text or an image."""
-    if output.type in (JobOutput.Type.TABLE, JobOutput.Type.METRIC, JobOutput.Type.TEXT):
-        with vault.open_encrypted(output.file) as reader:
-            text = reader.read(2 * 1024**2).decode("utf-8", errors="replace")
-        if output.type == JobOutput.Type.TABLE:
-            rows = list(csv.reader(io.StringIO(text)))
-            return {
-                "header": rows[0] if rows else [],
-                "rows": rows[1 : PREVIEW_ROWS + 1],
-                "more": max(0, len(rows) - 1 - PREVIEW_ROWS),
-            }
-        if output.type == JobOutput.Type.METRIC:
-            try:
-                return {"value": json.loads(text).get("value")}
-            except (ValueError, AttributeError):
-                return {"text": text}
-        return {"text": text}
-    return {}
+def output_preview(output: JobOutput) -> dict:
+    """How an output shows on a page: a table, a number or text (figures are images).
+
+    Used for dry runs on the job page and for checkers on a release request."""
+    if output.file is None or output.type == JobOutput.Type.FIGURE:
+        return {}
+    with vault.open_encrypted(output.file) as reader:
+        data = reader.read(2 * 1024**2)
+    if output.type == JobOutput.Type.FILE:
+        try:
+            return {"text": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {}  # binary: nothing a page can show
+    text = data.decode("utf-8", errors="replace")
+    if output.type == JobOutput.Type.TABLE:
+        rows = list(csv.reader(io.StringIO(text)))
+        return {
+            "header": rows[0] if rows else [],
+            "rows": rows[1 : PREVIEW_ROWS + 1],
+            "more": max(0, len(rows) - 1 - PREVIEW_ROWS),
+        }
+    if output.type == JobOutput.Type.METRIC:
+        try:
+            return {"value": json.loads(text).get("value")}
+        except (ValueError, AttributeError):
+            return {"text": text}
+    return {"text": text}
 
 
 def _context(request, workspace, job):
@@ -109,7 +117,7 @@ def _context(request, workspace, job):
         "job": job,
         "datasets": job.dataset_versions.select_related("dataset"),
         "outputs": [
-            {"output": output, "preview": _output_preview(output) if dry_run else {}}
+            {"output": output, "preview": output_preview(output) if dry_run else {}}
             for output in outputs
             if output.type != JobOutput.Type.LOG
         ],

@@ -230,8 +230,8 @@ def ready_version(workspace, checker, django_capture_on_commit_callbacks):
 def finished_job(ready_version, researcher):
     """A finished dry run with one table output, made directly (no sandbox run): for
     tests of who may see what; tests/jobs run real ones."""
-    from jobs.models import Job, JobOutput
-    from workspaces import vault
+    from jobs.models import Job
+    from tests.factories import job_output
 
     job = Job.objects.create(
         workspace=ready_version.dataset.workspace,
@@ -242,17 +242,7 @@ def finished_job(ready_version, researcher):
         log="hello",
     )
     job.dataset_versions.set([ready_version])
-    encrypted = vault.write_encrypted("output", lambda sink: sink.write(b"ward,n\nA,12\n"))
-    JobOutput.objects.create(
-        job=job,
-        name="by_ward",
-        type="table",
-        kind="frequency",
-        filename="by_ward.csv",
-        file=encrypted,
-        size_bytes=encrypted.size_bytes,
-        sha256=encrypted.sha256,
-    )
+    job_output(job, "by_ward")
     return job
 
 
@@ -260,8 +250,8 @@ def finished_job(ready_version, researcher):
 def release_request(ready_version, researcher, django_capture_on_commit_callbacks):
     """A submitted release request for the table of a finished real-data run."""
     from jobs import airlock
-    from jobs.models import Job, JobOutput
-    from workspaces import vault
+    from jobs.models import Job
+    from tests.factories import job_output
 
     job = Job.objects.create(
         workspace=ready_version.dataset.workspace,
@@ -271,17 +261,7 @@ def release_request(ready_version, researcher, django_capture_on_commit_callback
         status=Job.Status.FINISHED,
     )
     job.dataset_versions.set([ready_version])
-    encrypted = vault.write_encrypted("output", lambda sink: sink.write(b"ward,n\nA,12\n"))
-    output = JobOutput.objects.create(
-        job=job,
-        name="by_ward",
-        type="table",
-        kind="frequency",
-        filename="by_ward.csv",
-        file=encrypted,
-        size_bytes=encrypted.size_bytes,
-        sha256=encrypted.sha256,
-    )
+    output = job_output(job, "by_ward")
     request = airlock.create_request(
         job=job, description="table 1", items=[(output, "counts", "paper")], by=researcher
     )

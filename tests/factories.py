@@ -60,3 +60,16 @@ def admissions_csv(rows: int = 300, seed: int = 7) -> str:
     from tre.demo import admissions_csv as made_up_admissions
 
     return made_up_admissions(rows, seed)
+
+
+def job_output(job, name: str, content: bytes = b"ward,n\nA,12\n", **fields):
+    """A stored (encrypted) table output of `job`, as the worker would leave it."""
+    from jobs.models import JobOutput
+    from workspaces import vault
+
+    encrypted = vault.write_encrypted("output", lambda sink: sink.write(content))
+    values = {"type": "table", "kind": "frequency", "filename": f"{name}.csv", **fields}
+    return JobOutput.objects.create(
+        job=job, name=name, file=encrypted, size_bytes=encrypted.size_bytes,
+        sha256=encrypted.sha256, **values,
+    )  # fmt: skip

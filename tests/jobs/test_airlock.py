@@ -5,10 +5,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from jobs import airlock
-from jobs.models import Job, JobOutput, ReleaseRequest
-from tests.factories import MembershipFactory, UserFactory
+from jobs.models import Job, ReleaseRequest
+from tests.factories import MembershipFactory, UserFactory, job_output
 from tre.models import AuditEvent
-from workspaces import vault
 
 pytestmark = pytest.mark.django_db
 
@@ -22,19 +21,8 @@ def checker2(workspace):
     return user
 
 
-def make_output(job, name, content=b"ward,n\nA,12\n", type="table"):
-    encrypted = vault.write_encrypted("output", lambda sink: sink.write(content))
-    return JobOutput.objects.create(
-        job=job,
-        name=name,
-        type=type,
-        kind="frequency",
-        filename=f"{name}.csv",
-        file=encrypted,
-        size_bytes=encrypted.size_bytes,
-        sha256=encrypted.sha256,
-        verdict={"status": "pass", "reasons": [], "treatments": []},
-    )
+def make_output(job, name):
+    return job_output(job, name, verdict={"status": "pass", "reasons": [], "treatments": []})
 
 
 @pytest.fixture

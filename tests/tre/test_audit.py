@@ -116,7 +116,7 @@ def test_the_database_refuses_a_raw_update(trail):
         cursor.execute("UPDATE tre_auditevent SET action = %s", ["test.rewritten"])
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL-only behaviour")
 def test_postgresql_refuses_a_raw_delete(trail):
     with (
         pytest.raises(DatabaseError, match="append-only"),
@@ -181,7 +181,7 @@ def test_an_entry_rolls_back_with_its_transaction(db):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL-only behaviour")
 def test_concurrent_writers_never_fork_the_chain():
     errors = []
 
