@@ -1,5 +1,13 @@
 """Run a researcher's script in a bubblewrap sandbox, with limits. No Django here.
 
+**Everything that comes out of the sandbox is data from the real data** until an output
+checker has released it: the files in /output and their names, the SDK's manifest, what
+the script printed, how it exited, and how long and how much it ran. The script decides
+all of them, so all of them can encode what it read. Nothing here takes the sandbox's
+word for anything: usage is measured from outside (the kernel's accounting of the
+sandbox's processes, see `_SandboxInit`), limits are checked on the files themselves when
+the run ends, and what a researcher may see of a real run is decided by `jobs.channels`.
+
 Isolation (bubblewrap): new user, PID, IPC, UTS, cgroup and network namespaces (so no
 network but a loopback of its own), all capabilities dropped, a cleared environment, and
 a filesystem of only: the system's /usr, the Python installation and its packages (read
@@ -29,6 +37,7 @@ from functools import cache
 from pathlib import Path
 
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
+MANIFEST_NAME = ".tre-manifest.json"
 BWRAP_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 CGROUP_PIDS_ROOTS = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")]
 
@@ -47,23 +56,39 @@ class Limits:
     open_files: int = 256
     file_bytes: int = 1024**3
     output_bytes: int = 1024**3
+    # Files in the output directory. Each output a researcher sees listed is a little
+    # channel out of a real run (that it exists, its type, its verdict): this caps them.
+    output_files: int = 20
     wall_seconds: int = 600
     log_bytes: int = 1024**2
     tmp_bytes: int = 256 * 1024**2
 
 
+# The limits a run can end "over" (state limit_exceeded, or timed_out for the first two).
+LIMIT_NAMES = (
+    "wall_seconds", "cpu_seconds", "output_bytes", "output_files", "file_bytes",
+)  # fmt: skip
+
+
 @dataclass
 class Result:
-    """How a run ended, with what it printed (capped) and what it used."""
+    """How a run ended, with what it printed (capped) and what it used.
+
+    `cpu_seconds` and `max_rss_bytes` are the kernel's account of every process of the
+    sandbox, measured by the worker (None where it could not measure them);
+    `output_bytes` and `output_files` are counted on the output directory at the end.
+    """
 
     state: str  # finished | failed | timed_out | limit_exceeded | cancelled
     exit_code: int | None
     stdout: str
     stderr: str
     wall_seconds: float
-    cpu_seconds: float
-    max_rss_bytes: int
+    cpu_seconds: float | None
+    max_rss_bytes: int | None
     output_bytes: int
+    output_files: int = 0
+    limit: str | None = None  # which of LIMIT_NAMES, when the run went over one
     reasons: list[str] = field(default_factory=list)
     log_truncated: bool = False
 
@@ -233,22 +258,100 @@ class _CappedReader(threading.Thread):
         return b"".join(self.chunks).decode("utf-8", errors="replace")
 
 
+@dataclass(frozen=True)
+class OutputCount:
+    """What a run's output directory holds: bytes, regular files, the largest file."""
+
+    total_bytes: int = 0
+    files: int = 0
+    largest_bytes: int = 0
+
+
+def count_output(path: Path) -> OutputCount:
+    """Count the output directory without following links (lstat sizes). The SDK's own
+    manifest does not count as a file."""
+    total = files = largest = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            with contextlib.suppress(OSError):
+                size = os.lstat(os.path.join(root, name)).st_size
+                total += size
+                largest = max(largest, size)
+                if not (root == str(path) and name == MANIFEST_NAME):
+                    files += 1
+    return OutputCount(total, files, largest)
+
+
 def directory_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
+    return count_output(path).total_bytes
 
 
-def _largest_file(path: Path) -> int:
-    largest = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                largest = max(largest, os.lstat(os.path.join(root, name)).st_size)
-    return largest
+class _SandboxInit:
+    """Measures the CPU time and peak memory of every process in the sandbox.
+
+    bwrap's own rusage holds none of it: the sandbox's PID 1 (bwrap's init, which reaps
+    the script and everything it started) is not reaped by the outer bwrap, which exits
+    as soon as it knows the exit status. So the worker makes itself a child subreaper for
+    the run, learns that init's pid from bwrap's --info-fd, and reaps it itself: the
+    kernel then hands over the rusage of the whole tree. Nothing here is read from inside
+    the sandbox.
+    """
+
+    PR_SET_CHILD_SUBREAPER = 36
+
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+        self.pid = None
+        self.enabled = self._subreaper(True)
+
+    @classmethod
+    def _subreaper(cls, on: bool) -> bool:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            return libc.prctl(cls.PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            return False
+
+    def args(self) -> list[str]:
+        return ["--info-fd", str(self.write_end)]
+
+    def started(self) -> None:
+        """Called once bwrap runs: read its info (it writes it, then closes the pipe)."""
+        os.close(self.write_end)
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.read_end, 4096):
+                data += chunk
+                if len(data) > 65536:
+                    break
+        os.close(self.read_end)
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            pid = json.loads(data).get("child-pid")
+            self.pid = pid if isinstance(pid, int) and pid > 1 else None
+
+    def reap(self) -> tuple[float | None, int | None]:
+        """After bwrap has exited: reap the sandbox's init, and return (CPU seconds,
+        peak resident bytes) of the whole tree, or (None, None) if they cannot be had."""
+        try:
+            if not self.enabled or self.pid is None:
+                return None, None
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    pid, _status, usage = os.wait4(self.pid, os.WNOHANG)
+                except ChildProcessError:
+                    return None, None  # reaped by someone else: not ours to measure
+                if pid:
+                    return round(usage.ru_utime + usage.ru_stime, 3), usage.ru_maxrss * 1024
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(OSError):
+                        os.kill(self.pid, signal.SIGKILL)
+                    deadline = time.monotonic() + 5
+                time.sleep(0.01)
+        finally:
+            self._subreaper(False)
 
 
 def run(
@@ -284,7 +387,8 @@ def run(
         "TRE_OUTPUT": "/output",
         **(environment or {}),
     }
-    args = [*_bwrap_prefix()]
+    init = _SandboxInit()
+    args = [*_bwrap_prefix(), *init.args()]
     for name, value in env.items():
         args += ["--setenv", name, value]
     args += [
@@ -324,50 +428,63 @@ def run(
 
     started = time.monotonic()
     reasons: list[str] = []
-    process = subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=in_child,
-        close_fds=True,
-        # bwrap's own process is pid 1 in the sandbox and its /proc/1/environ is readable
-        # there: it gets nothing of the worker's environment either.
-        env=BWRAP_ENVIRONMENT,
-    )
+    limit = None
+    try:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=in_child,
+            close_fds=True,
+            pass_fds=(init.write_end,),
+            # bwrap's own process is pid 1 in the sandbox and its /proc/1/environ is
+            # readable there: it gets nothing of the worker's environment either.
+            env=BWRAP_ENVIRONMENT,
+        )
+    except BaseException:
+        init.started()
+        init.reap()
+        cgroup.remove()
+        raise
+    init.started()
     readers = [_CappedReader(process.stdout, limits.log_bytes),
                _CappedReader(process.stderr, limits.log_bytes)]  # fmt: skip
     for reader in readers:
         reader.start()
     state = None
-    usage = resource.struct_rusage((0.0, 0.0) + (0,) * 14)
     try:
         while True:
             try:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid:
                 process.returncode = os.waitstatus_to_exitcode(status)
                 break
             elapsed = time.monotonic() - started
+            counted = count_output(output)
             if elapsed > limits.wall_seconds:
-                state = "timed_out"
+                state, limit = "timed_out", "wall_seconds"
                 reasons.append(f"ran longer than the {limits.wall_seconds} s wall-clock limit")
-            elif directory_size(output) > limits.output_bytes:
-                state = "limit_exceeded"
+            elif counted.total_bytes > limits.output_bytes:
+                state, limit = "limit_exceeded", "output_bytes"
                 reasons.append(f"wrote more than the {limits.output_bytes:,} byte output limit")
+            elif counted.files > limits.output_files:
+                state, limit = "limit_exceeded", "output_files"
+                reasons.append(f"wrote more than the limit of {limits.output_files} output files")
             elif should_stop is not None and should_stop():
                 state = "cancelled"
                 reasons.append("cancelled")
             if state:
                 process.kill()
                 cgroup.kill_all()
-                pid, status, usage = os.wait4(process.pid, 0)
+                pid, status, _usage = os.wait4(process.pid, 0)
                 process.returncode = os.waitstatus_to_exitcode(status)
                 break
             time.sleep(0.05 if elapsed < 2 else 0.25)
     finally:
+        cpu_seconds, max_rss_bytes = init.reap()
         cgroup.remove()
         for reader in readers:
             reader.join(timeout=5)
@@ -379,28 +496,28 @@ def run(
     signal_number = -exit_code if exit_code < 0 else exit_code - 128 if exit_code > 128 else 0
     stdout, stderr = readers
     truncated = bool(stdout.dropped or stderr.dropped)
-    # The runner's own account of CPU and memory (see sdk/tre_run.py); bwrap's rusage
-    # does not include processes in the sandbox's PID namespace.
-    reported = {}
-    usage_file = output / ".tre-usage.json"
-    with contextlib.suppress(OSError, ValueError):
-        reported = json.loads(usage_file.read_text()) if usage_file.stat().st_size < 4096 else {}
-    with contextlib.suppress(OSError):
-        usage_file.unlink()
     if truncated:
         reasons.append(
             f"printed more than the {limits.log_bytes:,} byte log limit; the rest was dropped"
         )
-    cpu_seconds = float(reported.get("cpu_seconds", usage.ru_utime + usage.ru_stime))
+    # The limits hold on what is there at the end, not only on what the watch above saw
+    # between two looks (a script can write far past a limit in a fraction of a second).
+    counted = count_output(output)
     if state is None:
         if signal_number in (signal.SIGXCPU, signal.SIGKILL) and (
-            cpu_seconds >= limits.cpu_seconds - 1 or not reported
+            cpu_seconds is None or cpu_seconds >= limits.cpu_seconds - 1
         ):
-            state = "timed_out"
+            state, limit = "timed_out", "cpu_seconds"
             reasons.append(f"used more than the {limits.cpu_seconds} s CPU limit")
-        elif _largest_file(output) >= limits.file_bytes:
+        elif counted.total_bytes > limits.output_bytes:
+            state, limit = "limit_exceeded", "output_bytes"
+            reasons.append(f"wrote more than the {limits.output_bytes:,} byte output limit")
+        elif counted.files > limits.output_files:
+            state, limit = "limit_exceeded", "output_files"
+            reasons.append(f"wrote more than the limit of {limits.output_files} output files")
+        elif counted.largest_bytes >= limits.file_bytes:
             # Python ignores SIGXFSZ: the write fails with "File too large" instead.
-            state = "limit_exceeded"
+            state, limit = "limit_exceeded", "file_bytes"
             reasons.append(f"wrote a file as large as the {limits.file_bytes:,} byte limit")
         else:
             state = "finished" if exit_code == 0 else "failed"
@@ -411,8 +528,10 @@ def run(
         stderr=stderr.text(),
         wall_seconds=round(time.monotonic() - started, 3),
         cpu_seconds=cpu_seconds,
-        max_rss_bytes=int(reported.get("max_rss_bytes", usage.ru_maxrss * 1024)),
-        output_bytes=directory_size(output),
+        max_rss_bytes=max_rss_bytes,
+        output_bytes=counted.total_bytes,
+        output_files=counted.files,
+        limit=limit,
         reasons=reasons,
         log_truncated=truncated,
     )

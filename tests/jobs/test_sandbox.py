@@ -290,3 +290,74 @@ def test_no_cgroup_is_left_behind(job_dirs):
     run(job_dirs, "import os\nfor _ in range(5):\n    os.fork() or os._exit(0)\n")
     for root in roots:
         assert list(root.glob("tre-sandbox-*")) == []
+
+
+# --- nothing the sandbox writes is taken at its word (issue 16) ----------------------
+
+
+def test_cpu_and_memory_are_measured_from_outside_including_child_processes(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        import os, time
+        if os.fork() == 0:
+            block = bytearray(200 * 1024**2)
+            for at in range(0, len(block), 4096):
+                block[at] = 1
+            start = time.process_time()
+            while time.process_time() - start < 1.0:
+                pass
+            os._exit(0)
+        os.wait()
+    """,
+    )
+    assert result.state == "finished", result.stderr
+    assert result.cpu_seconds >= 0.9
+    assert result.max_rss_bytes >= 200 * 1024**2
+
+
+@pytest.mark.parametrize("forged", ['{"cpu_seconds": 39.0, "max_rss_bytes": 39}', "garbage{"])
+def test_a_forged_usage_file_changes_nothing(job_dirs, forged):
+    result = run(
+        job_dirs,
+        f"""
+        import os
+        for name in (".tre-usage.json", "usage.json"):
+            with open(name, "w") as handle:
+                handle.write({forged!r})
+        os._exit(0)
+    """,
+    )
+    assert result.state == "finished"
+    assert result.cpu_seconds is not None
+    assert result.cpu_seconds < 5
+    assert result.max_rss_bytes != 39
+
+
+def test_writing_past_the_output_limit_faster_than_the_watch_still_fails(job_dirs):
+    limits = Limits(**{**FAST.__dict__, "output_bytes": 1024**2})
+    result = run(job_dirs, "open('big.bin', 'wb').write(b'x' * 5 * 1024**2)", limits=limits)
+    assert result.state == "limit_exceeded"
+    assert result.limit == "output_bytes"
+    assert result.output_bytes > limits.output_bytes
+
+
+def test_more_output_files_than_the_limit_fail_the_run(job_dirs):
+    limits = Limits(**{**FAST.__dict__, "output_files": 3})
+    result = run(
+        job_dirs, "for n in range(4):\n    open(f'out{n}.txt', 'w').write('x')\n", limits=limits
+    )
+    assert result.state == "limit_exceeded"
+    assert result.limit == "output_files"
+    assert result.output_files == 4
+
+
+def test_the_manifest_does_not_count_as_an_output_file(job_dirs):
+    limits = Limits(**{**FAST.__dict__, "output_files": 1})
+    result = run(
+        job_dirs,
+        "open('.tre-manifest.json', 'w').write('{}')\nopen('a.txt', 'w').write('x')\n",
+        limits=limits,
+    )
+    assert result.state == "finished"
+    assert result.output_files == 1
