@@ -15,6 +15,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from jobs import channels
 from jobs.models import (
     Job,
     JobOutput,
@@ -70,8 +71,10 @@ def create_request(*, job: Job, description: str, items, by) -> ReleaseRequest:
     authorize(by, REQUEST_RELEASE, job.workspace)
     if not job.is_real:
         raise ValidationError("Dry-run outputs come from synthetic data: nothing to release.")
-    if job.status != Job.Status.FINISHED:
-        raise ValidationError("Only a finished job's outputs can be released.")
+    if not channels.is_shown_ended(job, timezone.now()) or job.status == Job.Status.CANCELLED:
+        # Said the same whether the run is still going or ended but not yet shown: the
+        # difference would tell when it ended (jobs.channels).
+        raise ValidationError("Only the outputs of a run that has ended can be released.")
     items = list(items)
     if not items:
         raise ValidationError("Choose at least one output.")
@@ -91,7 +94,7 @@ def create_request(*, job: Job, description: str, items, by) -> ReleaseRequest:
             by=by,
             target=request,
             workspace=job.workspace,
-            details={"job": job.pk, "outputs": [item[0].name for item in items]},
+            details={"job": job.pk, "outputs": [item[0].shown_name for item in items]},
         )
     return request
 
@@ -99,7 +102,7 @@ def create_request(*, job: Job, description: str, items, by) -> ReleaseRequest:
 def _add_item(request, output, what_it_is, why_needed) -> RequestedOutput:
     _check_output(request.job, output)
     if not what_it_is.strip() or not why_needed.strip():
-        raise ValidationError(f"Say what {output.name} is and why it is needed.")
+        raise ValidationError(f"Say what {output.shown_name} is and why it is needed.")
     return RequestedOutput.objects.create(
         request=request, output=output, what_it_is=what_it_is[:300], why_needed=why_needed
     )
@@ -115,10 +118,13 @@ def add_item(
         if request.status not in ReleaseRequest.EDITABLE:
             raise ValidationError("Outputs can be added only before the request is submitted.")
         if request.items.filter(output=output).exists():
-            raise ValidationError(f"{output.name} is already in this request.")
+            raise ValidationError(f"{output.shown_name} is already in this request.")
         item = _add_item(request, output, what_it_is, why_needed)
         audit.record(
-            action="release.output_added", by=by, target=request, details={"output": output.name}
+            action="release.output_added",
+            by=by,
+            target=request,
+            details={"output": output.shown_name},
         )
     return item
 
@@ -136,7 +142,7 @@ def replace_item(*, item: RequestedOutput, output: JobOutput, by) -> RequestedOu
         if output.job.workspace_id != request.workspace.pk or not output.job.is_real:
             raise ValidationError("The replacement must come from a real-data run here.")
         item = RequestedOutput.objects.select_for_update().get(pk=item.pk)
-        before = item.output.name
+        before = item.output.shown_name
         item.output = output
         item.revision += 1
         item.save()
@@ -144,7 +150,7 @@ def replace_item(*, item: RequestedOutput, output: JobOutput, by) -> RequestedOu
             action="release.output_replaced",
             by=by,
             target=request,
-            details={"before": before, "after": output.name, "revision": item.revision},
+            details={"before": before, "after": output.shown_name, "revision": item.revision},
         )
     return item
 
@@ -272,7 +278,7 @@ def vote(
             action="release.voted",
             by=by,
             target=request,
-            details={"output": item.output.name, "decision": decision},
+            details={"output": item.output.shown_name, "decision": decision},
         )
         if request.status == Status.REVIEWED:
             _settle(request, by)
@@ -296,7 +302,7 @@ def submit_review(*, request: ReleaseRequest, by) -> ReleaseRequest:
             if review
             else set()
         )
-        missing = [item.output.name for item in request.items.all() if item.pk not in voted]
+        missing = [item.output.shown_name for item in request.items.all() if item.pk not in voted]
         if missing:
             raise ValidationError(f"Vote on every output first (missing: {', '.join(missing)}).")
         review.submitted_at = timezone.now()

@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from jobs import airlock
+from jobs import airlock, channels
 from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, Vote
 from jobs.views import output_preview
 from tre import audit
@@ -38,7 +38,7 @@ def _release_for(request, slug, request_id):
 def release_new(request, slug, job_id):
     workspace = get_workspace_for(request, slug, REQUEST_RELEASE)
     job = get_object_or_404(Job, pk=job_id, workspace=workspace, mode=Job.Mode.REAL)
-    outputs = list(job.outputs.order_by("type", "name"))
+    outputs = list(job.outputs.order_by("filename"))
     if request.method == "POST":
         items = [
             (
@@ -64,8 +64,11 @@ def release_new(request, slug, job_id):
     choices = [
         {
             "output": output,
+            "verdict": channels.verdict_for_researcher(output.verdict),
             "included": bool(request.POST.get(f"include-{output.pk}")),
-            "what": request.POST.get(f"what-{output.pk}", output.description),
+            # Never the description written inside the sandbox: the researcher says what
+            # an output is, outside it (the checkers see both).
+            "what": request.POST.get(f"what-{output.pk}", ""),
             "why": request.POST.get(f"why-{output.pk}", ""),
         }
         for output in outputs

@@ -17,12 +17,24 @@ class Job(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         TIMED_OUT = "timed_out", "Timed out"
+        LIMIT_EXCEEDED = "limit_exceeded", "Over a limit"
 
-    ENDED = {Status.FINISHED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT}
+    class Limit(models.TextChoices):
+        """The sandbox limits a run can end over (jobs.sandbox.LIMIT_NAMES)."""
+
+        WALL_SECONDS = "wall_seconds", "wall-clock time"
+        CPU_SECONDS = "cpu_seconds", "CPU time"
+        OUTPUT_BYTES = "output_bytes", "output size"
+        OUTPUT_FILES = "output_files", "number of output files"
+        FILE_BYTES = "file_bytes", "file size"
+
+    ENDED = {
+        Status.FINISHED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT, Status.LIMIT_EXCEEDED
+    }  # fmt: skip
     # Which status may follow which; anything else is a bug and raises.
     TRANSITIONS = {
         Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
-        Status.RUNNING: {Status.FINISHED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT},
+        Status.RUNNING: ENDED,
         **{status: set() for status in ENDED},
     }
 
@@ -40,7 +52,13 @@ class Job(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Written by the platform, never from what the script printed (jobs.channels).
     status_reason = models.TextField(blank=True)
+    limit = models.CharField(max_length=16, choices=Limit.choices, blank=True)
+    # Of a failed run's last traceback: a built-in exception's name or "an exception", and
+    # the script's line, both checked against what they may be (jobs.channels).
+    failure_type = models.CharField(max_length=64, blank=True)
+    failure_line = models.PositiveIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -52,8 +70,8 @@ class Job(models.Model):
     cpu_seconds = models.FloatField(null=True, blank=True)
     max_rss_bytes = models.BigIntegerField(null=True, blank=True)
     output_bytes = models.BigIntegerField(null=True, blank=True)
-    # Dry runs: the whole log. Real runs: only what jobs.logfilter lets through; the full
-    # log is an output, for the airlock.
+    # Dry runs: the whole log. Real runs: nothing; their log is an encrypted output, for
+    # the airlock (a researcher may ask for its release like any output's).
     log = models.TextField(blank=True)
     log_truncated = models.BooleanField(default=False)
 
@@ -92,7 +110,10 @@ class JobOutput(models.Model):
         FILE = "file", "Other file"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="outputs")
+    # The name the script gave it (checkers see it), and the one a researcher sees: for a
+    # real run, that name only if it is a string literal of the script, else "output N".
     name = models.CharField(max_length=100)
+    label = models.CharField(max_length=100, blank=True)
     type = models.CharField(max_length=16, choices=Type.choices)
     kind = models.CharField(max_length=32, blank=True, help_text="For tables: what it holds.")
     description = models.TextField(blank=True)
@@ -117,11 +138,16 @@ class JobOutput(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} of {self.job}"
+        return f"{self.shown_name} of {self.job}"
 
     @property
     def workspace(self):
         return self.job.workspace
+
+    @property
+    def shown_name(self) -> str:
+        """The name anyone but an output checker sees."""
+        return self.label or self.name
 
 
 class ReleaseRequest(models.Model):

@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import disclosure, logfilter, sandbox
+from jobs import channels, disclosure, sandbox
 from jobs.models import Job, JobOutput
 from tre import audit
 from tre.permissions import SUBMIT_JOBS, authorize
@@ -80,7 +80,11 @@ def submit_job(
             raise ValidationError(
                 {"dataset_versions": f"{version} has no synthetic sample ready for a dry run."}
             )
+    if mode == Job.Mode.REAL:
+        _check_real_run_quota(workspace, by, lock=False)
     with transaction.atomic():
+        if mode == Job.Mode.REAL:
+            _check_real_run_quota(workspace, by, lock=True)
         job = Job.objects.create(
             workspace=workspace, submitted_by=by, mode=mode, script=script, title=title[:200]
         )
@@ -94,6 +98,45 @@ def submit_job(
         )
         transaction.on_commit(partial(queue_job, job.pk))
     return job
+
+
+def real_runs_used(*, workspace: Workspace, user, now=None) -> tuple[int, object | None]:
+    """How many real runs `user` submitted here in the last 24 hours, and when the
+    oldest of them stops counting (None when there are none)."""
+    since = (now or timezone.now()) - timezone.timedelta(hours=24)
+    times = list(
+        Job.objects.filter(
+            workspace=workspace, submitted_by=user, mode=Job.Mode.REAL, created_at__gte=since
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    return len(times), (times[0] + timezone.timedelta(hours=24) if times else None)
+
+
+def _check_real_run_quota(workspace: Workspace, by, *, lock: bool) -> None:
+    """Refuse a real run over the researcher's daily quota. Checked first without a lock
+    (a refusal is audited in its own transaction), then again inside the submission's
+    with the workspace's row locked, so two submissions at once cannot both take the
+    last run."""
+    if lock:
+        workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    used, frees_at = real_runs_used(workspace=workspace, user=by)
+    if used < workspace.real_runs_per_day:
+        return
+    if not lock:
+        audit.record(
+            action="job.quota_refused",
+            by=by,
+            target=workspace,
+            workspace=workspace,
+            details={"used": used, "quota": workspace.real_runs_per_day},
+        )
+    raise ValidationError(
+        f"You have used all {workspace.real_runs_per_day} of your real-data runs of the last "
+        f"24 hours in this workspace; the next is free at "
+        f"{timezone.localtime(frees_at):%Y-%m-%d %H:%M %Z}. Dry runs are not limited."
+    )
 
 
 def queue_job(job_id: int) -> None:
@@ -117,8 +160,13 @@ def cancel_job(*, job: Job, by) -> Job:
     authorize(by, SUBMIT_JOBS, job.workspace)
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
-        if job.has_ended:
+        if channels.is_shown_ended(job, timezone.now()):
             raise ValidationError(f"The job has already {job.get_status_display().lower()}.")
+        if job.has_ended:
+            # A real run that ended but is not shown as ended yet: answered as if it were
+            # still running, or the answer would tell when it ended (jobs.channels).
+            audit.record(action="job.cancel_requested", by=by, target=job)
+            return job
         if job.status == Job.Status.QUEUED:
             job.check_transition(Job.Status.CANCELLED)
             job.status = Job.Status.CANCELLED
@@ -197,9 +245,10 @@ def run_job(*, job_id: int) -> Job | None:
     workdir = Path(tempfile.mkdtemp(prefix=f"tre-job-{job.pk}-", dir=settings.TRE_JOB_DIR))
     try:
         return _run_in(job, workdir)
-    except Exception as error:
+    except Exception:
         logger.exception("Job %s failed in the worker", job.pk)
-        return _finish(job, Job.Status.FAILED, f"The worker failed ({type(error).__name__}).")
+        # Not the error's type: what broke the worker may depend on what the script wrote.
+        return _finish(job, Job.Status.FAILED, "The platform failed to finish this run.")
     finally:
         # The decrypted inputs exist only for the run.
         shutil.rmtree(workdir, ignore_errors=True)
@@ -245,37 +294,60 @@ def _run_in(job: Job, workdir: Path) -> Job:
         should_stop=should_stop,
     )  # fmt: skip
     full_log = _combined_log(result)
-    checks = None
-    if job.is_real:
-        shown_log = logfilter.filter_log(full_log, logfilter.data_vocabulary(frames))
-        checks = _disclosure_context(job, frames)
-    else:
-        shown_log = full_log
+    checks = _disclosure_context(job, frames) if job.is_real else None
     del frames
-    _store_outputs(job, output, full_log if job.is_real else None, checks)
+    # Over an output limit, nothing the run wrote is kept (a real run's log still goes
+    # to the airlock, where checkers can see what happened).
+    keep_files = result.limit not in OUTPUT_LIMITS
+    _store_outputs(job, output, keep_files, full_log if job.is_real else None, checks)
 
     status = {
         "finished": Job.Status.FINISHED,
         "failed": Job.Status.FAILED,
         "timed_out": Job.Status.TIMED_OUT,
-        "limit_exceeded": Job.Status.FAILED,
+        "limit_exceeded": Job.Status.LIMIT_EXCEEDED,
         "cancelled": Job.Status.CANCELLED,
     }[result.state]
-    reason = "; ".join(result.reasons)
-    if result.state == "failed" and not reason:
-        reason = f"The script exited with code {result.exit_code}."
+    failure_type, failure_line = (
+        channels.failure_summary(result.stderr, job.script)
+        if result.state == "failed"
+        else (None, None)
+    )
     return _finish(
         job,
         status,
-        reason[:2000].capitalize(),
+        _status_reason(job, result),
+        limit=result.limit or "",
+        failure_type=failure_type or "",
+        failure_line=failure_line,
         exit_code=result.exit_code,
         wall_seconds=result.wall_seconds,
         cpu_seconds=result.cpu_seconds,
         max_rss_bytes=result.max_rss_bytes,
         output_bytes=result.output_bytes,
-        log=shown_log,
+        # A real run's log is an output for the airlock, never shown on its page.
+        log="" if job.is_real else full_log,
         log_truncated=result.log_truncated,
     )
+
+
+OUTPUT_LIMITS = {"output_bytes", "output_files", "file_bytes"}
+
+
+def _status_reason(job: Job, result: sandbox.Result) -> str:
+    """The platform's own words on how the run ended. For a real run nothing the script
+    chose appears (an exit code would carry a value): only which limit, if any."""
+    reasons = [
+        reason for reason in result.reasons
+        if not (job.is_real and "log limit" in reason)  # checkers see the log's truncation
+    ]  # fmt: skip
+    if result.state == "failed" and not reasons:
+        reasons.append(
+            "the script failed"
+            if job.is_real
+            else f"the script exited with code {result.exit_code}"
+        )
+    return "; ".join(reasons)[:2000].capitalize()
 
 
 def _combined_log(result: sandbox.Result) -> str:
@@ -316,26 +388,41 @@ def _disclosure_context(job: Job, frames: list) -> dict:
     }
 
 
-def _store_outputs(job: Job, output: Path, full_log: str | None, checks: dict | None) -> None:
+def _store_outputs(
+    job: Job, output: Path, keep_files: bool, full_log: str | None, checks: dict | None
+) -> None:
+    """Store what a run wrote, encrypted (only its log when `keep_files` is false)."""
     manifest = {}
-    with contextlib.suppress(OSError, ValueError):
-        manifest = json.loads((output / ".tre-manifest.json").read_text())
+    if keep_files:
+        with contextlib.suppress(OSError, ValueError):
+            manifest = json.loads((output / sandbox.MANIFEST_NAME).read_text())
+    manifest = manifest if isinstance(manifest, dict) else {}
     by_file = {entry.get("file"): (name, entry) for name, entry in manifest.items()
                if isinstance(entry, dict)}  # fmt: skip
-    files = sorted(
-        path for path in output.rglob("*")
-        if path.is_file() and not path.is_symlink() and not path.name.startswith(".")
-    )  # fmt: skip
-    for path in files:
+    files = []
+    if keep_files:
+        files = sorted(
+            path for path in output.rglob("*")
+            if path.is_file() and not path.is_symlink() and not path.name.startswith(".")
+        )  # fmt: skip
+    literals = channels.script_literals(job.script) if job.is_real else frozenset()
+    for position, path in enumerate(files, 1):
         relative = str(path.relative_to(output))
         name, entry = by_file.get(relative, (path.stem, {}))
+        name = str(name)[:100]
+        label = (
+            channels.output_label(name, literals | _literal_stems(literals, relative), position)
+            if job.is_real
+            else name
+        )
         verdict = (
             disclosure.check_output(path=path, entry=entry, **checks).as_dict() if checks else {}
         )
         _store_output(
             job,
             filename=relative,
-            name=str(name)[:100],
+            name=name,
+            label=label,
             type=entry.get("type") or OUTPUT_TYPES.get(path.suffix.lower(), "file"),
             kind=str(entry.get("kind", ""))[:32],
             description=str(entry.get("description", ""))[:2000],
@@ -344,14 +431,21 @@ def _store_outputs(job: Job, output: Path, full_log: str | None, checks: dict | 
             write=lambda sink, path=path: _copy(path, sink),
         )
     if full_log is not None:
-        log_path = output / ".tre-full-log.txt"
+        # Beside the output directory, where the sandbox cannot put anything in its way.
+        log_path = output.parent / "full-log.txt"
         log_path.write_text(full_log)
         verdict = disclosure.check_output(path=log_path, entry={"type": "text"}, **checks)
         _store_output(
-            job, filename=".log/full-log.txt", name="full_log", type=JobOutput.Type.LOG,
-            kind="", description="The run's whole log, for review before release.", metadata={},
+            job, filename=".log/full-log.txt", name="full_log", label="full_log",
+            type=JobOutput.Type.LOG, kind="",
+            description="The run's whole log, for review before release.", metadata={},
             verdict=verdict.as_dict(), write=lambda sink: sink.write(full_log.encode()),
         )  # fmt: skip
+
+
+def _literal_stems(literals: frozenset[str], relative: str) -> frozenset[str]:
+    """A file the script named in full ("counts.csv") is shown by its stem."""
+    return frozenset({Path(relative).stem}) if relative in literals else frozenset()
 
 
 def _copy(path: Path, sink) -> None:
@@ -359,12 +453,13 @@ def _copy(path: Path, sink) -> None:
         shutil.copyfileobj(source, sink, 1 << 20)
 
 
-def _store_output(job, *, filename, name, type, kind, description, metadata, verdict, write):
+def _store_output(job, *, filename, name, label, type, kind, description, metadata, verdict, write):
     if type not in JobOutput.Type.values:
         type = JobOutput.Type.FILE
     encrypted = vault.write_encrypted("output", write)
     JobOutput.objects.create(
-        job=job, name=name, type=type, kind=kind, description=description, filename=filename,
+        job=job, name=name, label=label, type=type, kind=kind, description=description,
+        filename=filename,
         file=encrypted, size_bytes=encrypted.size_bytes, sha256=encrypted.sha256,
         metadata=metadata, verdict=verdict,
     )  # fmt: skip

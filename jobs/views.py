@@ -12,9 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jobs import services
+from jobs import channels, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
 from tre import audit
@@ -72,10 +73,20 @@ def job_new(request, slug):
                 form.add_error(None, error.messages)
         else:
             return redirect(job.get_absolute_url())
+    used, frees_at = services.real_runs_used(workspace=workspace, user=request.user)
     return render(
         request,
         "jobs/job_new.html",
-        {"workspace": workspace, "form": form},
+        {
+            "workspace": workspace,
+            "form": form,
+            "real_runs": {
+                "used": used,
+                "quota": workspace.real_runs_per_day,
+                "left": max(0, workspace.real_runs_per_day - used),
+                "frees_at": frees_at,
+            },
+        },
         status=400 if form.errors else 200,
     )
 
@@ -110,21 +121,30 @@ def output_preview(output: JobOutput) -> dict:
 
 
 def _context(request, workspace, job):
-    dry_run = not job.is_real
-    outputs = list(job.outputs.select_related("file"))
+    """The job page's context. Of a real run, only what jobs.channels lets through: the
+    page is the researcher's, and everything the script produced is for the checkers."""
+    view = channels.job_view(job, timezone.now())
+    outputs = []
+    if view["has_ended"]:
+        for output in job.outputs.select_related("file"):
+            if output.type == JobOutput.Type.LOG and not job.is_real:
+                continue
+            outputs.append(
+                {"output": output, "verdict": channels.verdict_for_researcher(output.verdict)}
+                if job.is_real
+                else {"output": output, "preview": output_preview(output)}
+            )
     return {
         "workspace": workspace,
         "job": job,
+        "job_view": view,
         "datasets": job.dataset_versions.select_related("dataset"),
-        "outputs": [
-            {"output": output, "preview": output_preview(output) if dry_run else {}}
-            for output in outputs
-            if output.type != JobOutput.Type.LOG
-        ],
-        "queue_position": services.queue_position(job),
+        "outputs": outputs,
+        "queue_position": None if job.is_real else services.queue_position(job),
         "can_submit": may(request.user, SUBMIT_JOBS, workspace),
         "can_request_release": job.is_real
-        and job.status == Job.Status.FINISHED
+        and view["has_ended"]
+        and job.status != Job.Status.CANCELLED
         and may(request.user, REQUEST_RELEASE, workspace),
     }
 
@@ -151,9 +171,12 @@ def job_cancel(request, slug, job_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(
-            request, "Cancelled." if job.status == Job.Status.QUEUED else "Stopping the job."
-        )
+        if job.is_real:  # queued or running is one state for a real run (jobs.channels)
+            messages.success(request, "Cancel requested.")
+        else:
+            messages.success(
+                request, "Cancelled." if job.status == Job.Status.QUEUED else "Stopping the job."
+            )
     return redirect(job.get_absolute_url())
 
 

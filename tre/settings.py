@@ -299,7 +299,11 @@ TRE_JOB_LIMITS = {
     "output_bytes": env_int("TRE_JOB_OUTPUT_BYTES", 1024**3),
     "wall_seconds": env_int("TRE_JOB_WALL_SECONDS", 1800),
     "log_bytes": env_int("TRE_JOB_LOG_BYTES", 1024**2),
+    "output_files": env_int("TRE_JOB_OUTPUT_FILES", 20),
 }
+# Real-data runs each researcher may submit in any 24 hours: the default of a new
+# workspace (Workspace.real_runs_per_day). It bounds the eyes-off channels' total.
+TRE_REAL_RUNS_PER_DAY = env_int("TRE_REAL_RUNS_PER_DAY", 20)
 # The airlock: how many output checkers must approve a release, and the disclosure
 # checks' thresholds (names as in jobs.disclosure.Thresholds), by classification tier.
 TRE_RELEASE_APPROVALS = {"public": 1, "internal": 1, "confidential": 2, "restricted": 2}

@@ -39,7 +39,7 @@ class MembershipInline(admin.TabularInline):
 class WorkspaceAdminForm(forms.ModelForm):
     class Meta:
         model = Workspace
-        fields = ["name", "slug", "description", "job_limits"]
+        fields = ["name", "slug", "description", "job_limits", "real_runs_per_day"]
         help_texts = {
             "job_limits": 'Overrides of the job sandbox\'s limits, e.g. {"wall_seconds": 3600, '
             '"memory_bytes": 8589934592}. Empty: the defaults.'
@@ -82,12 +82,25 @@ class WorkspaceAdmin(admin.ModelAdmin):
                 name=obj.name,
                 description=obj.description,
                 job_limits=obj.job_limits,
+                real_runs_per_day=obj.real_runs_per_day,
                 by=request.user,
             )
         else:
             created = services.create_workspace(
                 name=obj.name, slug=obj.slug, description=obj.description, by=request.user
             )
+            if (obj.job_limits, obj.real_runs_per_day) != (
+                created.job_limits,
+                created.real_runs_per_day,
+            ):
+                created = services.update_workspace(
+                    workspace=created,
+                    name=created.name,
+                    description=created.description,
+                    job_limits=obj.job_limits,
+                    real_runs_per_day=obj.real_runs_per_day,
+                    by=request.user,
+                )
             obj.pk = created.pk
             obj.created_at = created.created_at
 

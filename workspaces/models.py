@@ -1,10 +1,14 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
 from tre.permissions import Role
+
+
+def default_real_runs_per_day() -> int:
+    return settings.TRE_REAL_RUNS_PER_DAY
 
 
 class Workspace(models.Model):
@@ -29,6 +33,14 @@ class Workspace(models.Model):
     # Overrides of the sandbox's limits for this workspace's jobs (names as in
     # jobs.sandbox.Limits; the rest from the TRE_JOB_LIMITS defaults).
     job_limits = models.JSONField(default=dict, blank=True)
+    # How many real-data runs each researcher may submit in any 24 hours. Everything a
+    # researcher sees of a real run is a small channel out of the data (docs/security.md);
+    # this bounds what they can carry in total.
+    real_runs_per_day = models.PositiveSmallIntegerField(
+        default=default_real_runs_per_day,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Real-data runs each researcher may submit in any 24 hours.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -51,6 +51,7 @@ def test_creating_a_workspace_in_the_admin_is_audited(admin_client, site_admin):
             "name": "Renal",
             "slug": "renal",
             "description": "",
+            "real_runs_per_day": "20",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
         },
@@ -139,6 +140,7 @@ def test_an_admin_sets_a_workspaces_job_limits(admin_client, workspace):
             "name": workspace.name,
             "description": "",
             "job_limits": '{"wall_seconds": 60}',
+            "real_runs_per_day": "5",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
         },
@@ -149,9 +151,9 @@ def test_an_admin_sets_a_workspaces_job_limits(admin_client, workspace):
     from jobs.services import limits_for
 
     assert limits_for(workspace).wall_seconds == 60
-    assert AuditEvent.objects.get(action="workspace.changed").details["job_limits"] == {
-        "wall_seconds": 60
-    }
+    details = AuditEvent.objects.get(action="workspace.changed").details
+    assert details["job_limits"] == {"wall_seconds": 60}
+    assert details["real_runs_per_day"] == workspace.real_runs_per_day == 5
 
 
 def test_unknown_or_silly_job_limits_are_refused(admin_client, workspace):
@@ -165,6 +167,7 @@ def test_unknown_or_silly_job_limits_are_refused(admin_client, workspace):
                 "name": workspace.name,
                 "description": "",
                 "job_limits": limits,
+                "real_runs_per_day": "20",
                 "memberships-TOTAL_FORMS": "0",
                 "memberships-INITIAL_FORMS": "0",
             },

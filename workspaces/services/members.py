@@ -59,25 +59,44 @@ def validate_job_limits(limits) -> dict:
 
 
 def update_workspace(
-    *, workspace: Workspace, name: str, description: str, by, job_limits: dict | None = None
+    *,
+    workspace: Workspace,
+    name: str,
+    description: str,
+    by,
+    job_limits: dict | None = None,
+    real_runs_per_day: int | None = None,
 ) -> Workspace:
     if not (by and by.is_active and by.is_staff and by.has_perm("workspaces.change_workspace")):
         raise PermissionDenied("Only site admins change a workspace's details.")
     with transaction.atomic():
         before = Workspace.objects.select_for_update().get(pk=workspace.pk)
         job_limits = before.job_limits if job_limits is None else validate_job_limits(job_limits)
-        values = [("name", name), ("description", description), ("job_limits", job_limits)]
+        if real_runs_per_day is None:
+            real_runs_per_day = before.real_runs_per_day
+        elif not 1 <= real_runs_per_day <= 1000:
+            raise ValidationError({"real_runs_per_day": "Allow from 1 to 1,000 real runs a day."})
+        values = [
+            ("name", name),
+            ("description", description),
+            ("job_limits", job_limits),
+            ("real_runs_per_day", real_runs_per_day),
+        ]
         changed = {field for field, value in values if getattr(before, field) != value}
         if not changed:
             return before
         for field, value in values:
             setattr(workspace, field, value)
-        workspace.save(update_fields=["name", "description", "job_limits"])
+        workspace.save(update_fields=[field for field, _ in values])
         audit.record(
             action="workspace.changed",
             by=by,
             target=workspace,
-            details={"changed": sorted(changed), "job_limits": job_limits},
+            details={
+                "changed": sorted(changed),
+                "job_limits": job_limits,
+                "real_runs_per_day": real_runs_per_day,
+            },
         )
     return workspace
 
