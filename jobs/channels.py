@@ -21,6 +21,7 @@ import builtins
 import math
 import re
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 
 # A real run's ending is shown at the first of these moments (seconds after submission)
 # that comes after it ended, then every hour: so when the page changes says only which
@@ -44,6 +45,7 @@ OTHER_EXCEPTION = "an exception"
 # write, so this only finds candidates: every one is checked against the script.
 _SCRIPT_FRAME = re.compile(r'^\s*File "/job/script\.py", line (\d{1,7}), in ')
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]{0,99})(?::|$)")
+_RULE = re.compile(r"[a-z][a-z-]{0,40}")
 
 
 def reveal_moment(submitted_at: datetime, ended_at: datetime) -> datetime:
@@ -137,13 +139,36 @@ def script_literals(script: str) -> frozenset[str]:
     )
 
 
-def output_label(name: str, literals: frozenset[str], position: int) -> str:
-    """The name a researcher sees for a real run's output: its own name if that is a
-    string literal of the script, else "output N" (N counted by the platform)."""
-    return name if name in literals else f"output {position}"
+def label_outputs(outputs: list[dict], literals: frozenset[str]) -> list[dict]:
+    """Name and order a real run's outputs as a researcher sees them.
 
+    `outputs` are dicts with the output's "name", "filename", "type" and "verdict". An
+    output whose name (or file name) is a string literal of the script keeps its name;
+    the others are "output N". The order must not depend on the hidden names either
+    (where a hidden output stands among the others would tell how its name sorts): named
+    outputs come first by name, then the hidden ones by what the researcher sees of them
+    (type and verdict), numbered in that order. Returns new dicts in that order, with
+    "label" and "position" set; they must be stored in that order too (ids are shown).
+    """
+    named, hidden = [], []
+    for output in outputs:
+        if output["name"] in literals:
+            label = output["name"]
+        elif output["filename"] in literals:
+            # Named by the script's text, but not the name the manifest claims for it.
+            label = PurePosixPath(output["filename"]).stem
+        else:
+            label = ""
+        (named if label else hidden).append({**output, "label": label})
+    named.sort(key=lambda output: (output["label"], output["filename"]))
+    seen = verdict_for_researcher
 
-_RULE = re.compile(r"[a-z][a-z-]{0,40}")
+    hidden.sort(key=lambda output: (output["type"], repr(seen(output["verdict"]))))
+    ordered = named + hidden
+    for position, output in enumerate(ordered, 1):
+        output["position"] = position
+        output["label"] = output["label"] or f"output {position}"
+    return ordered
 
 
 def verdict_for_researcher(verdict: dict) -> dict:

@@ -114,6 +114,8 @@ class JobOutput(models.Model):
     # real run, that name only if it is a string literal of the script, else "output N".
     name = models.CharField(max_length=100)
     label = models.CharField(max_length=100, blank=True)
+    # Where it stands on the job's pages: never by a name the researcher cannot see.
+    position = models.PositiveIntegerField(default=0)
     type = models.CharField(max_length=16, choices=Type.choices)
     kind = models.CharField(max_length=32, blank=True, help_text="For tables: what it holds.")
     description = models.TextField(blank=True)
@@ -132,7 +134,7 @@ class JobOutput(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["job", "name"]
+        ordering = ["job", "position", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["job", "filename"], name="one_output_per_file")
         ]

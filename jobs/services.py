@@ -391,44 +391,55 @@ def _disclosure_context(job: Job, frames: list) -> dict:
 def _store_outputs(
     job: Job, output: Path, keep_files: bool, full_log: str | None, checks: dict | None
 ) -> None:
-    """Store what a run wrote, encrypted (only its log when `keep_files` is false)."""
+    """Check and store what a run wrote, encrypted (only its log when `keep_files` is
+    false), in the order its page shows them (jobs.channels.label_outputs)."""
     manifest = {}
     if keep_files:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, RecursionError):
             manifest = json.loads((output / sandbox.MANIFEST_NAME).read_text())
     manifest = manifest if isinstance(manifest, dict) else {}
     by_file = {entry.get("file"): (name, entry) for name, entry in manifest.items()
                if isinstance(entry, dict)}  # fmt: skip
-    files = []
+    paths = []
     if keep_files:
-        files = sorted(
+        paths = sorted(
             path for path in output.rglob("*")
             if path.is_file() and not path.is_symlink() and not path.name.startswith(".")
         )  # fmt: skip
-    literals = channels.script_literals(job.script) if job.is_real else frozenset()
-    for position, path in enumerate(files, 1):
+    found = []
+    for path in paths:
         relative = str(path.relative_to(output))
         name, entry = by_file.get(relative, (path.stem, {}))
-        name = str(name)[:100]
-        label = (
-            channels.output_label(name, literals | _literal_stems(literals, relative), position)
-            if job.is_real
-            else name
+        found.append(
+            {
+                "path": path,
+                "filename": relative,
+                "name": str(name)[:100],
+                "type": entry.get("type") or OUTPUT_TYPES.get(path.suffix.lower(), "file"),
+                "entry": entry,
+                "verdict": (
+                    disclosure.check_output(path=path, entry=entry, **checks).as_dict()
+                    if checks
+                    else {}
+                ),
+            }
         )
-        verdict = (
-            disclosure.check_output(path=path, entry=entry, **checks).as_dict() if checks else {}
-        )
+    if job.is_real:
+        found = channels.label_outputs(found, channels.script_literals(job.script))
+    for item in found:
+        entry = item["entry"]
         _store_output(
             job,
-            filename=relative,
-            name=name,
-            label=label,
-            type=entry.get("type") or OUTPUT_TYPES.get(path.suffix.lower(), "file"),
+            filename=item["filename"],
+            name=item["name"],
+            label=item.get("label", item["name"]),
+            position=item.get("position", 0),
+            type=item["type"],
             kind=str(entry.get("kind", ""))[:32],
             description=str(entry.get("description", ""))[:2000],
             metadata={key: entry[key] for key in ("rows", "columns") if key in entry},
-            verdict=verdict,
-            write=lambda sink, path=path: _copy(path, sink),
+            verdict=item["verdict"],
+            write=lambda sink, path=item["path"]: _copy(path, sink),
         )
     if full_log is not None:
         # Beside the output directory, where the sandbox cannot put anything in its way.
@@ -437,15 +448,10 @@ def _store_outputs(
         verdict = disclosure.check_output(path=log_path, entry={"type": "text"}, **checks)
         _store_output(
             job, filename=".log/full-log.txt", name="full_log", label="full_log",
-            type=JobOutput.Type.LOG, kind="",
+            position=len(found) + 1, type=JobOutput.Type.LOG, kind="",
             description="The run's whole log, for review before release.", metadata={},
             verdict=verdict.as_dict(), write=lambda sink: sink.write(full_log.encode()),
         )  # fmt: skip
-
-
-def _literal_stems(literals: frozenset[str], relative: str) -> frozenset[str]:
-    """A file the script named in full ("counts.csv") is shown by its stem."""
-    return frozenset({Path(relative).stem}) if relative in literals else frozenset()
 
 
 def _copy(path: Path, sink) -> None:
@@ -453,13 +459,15 @@ def _copy(path: Path, sink) -> None:
         shutil.copyfileobj(source, sink, 1 << 20)
 
 
-def _store_output(job, *, filename, name, label, type, kind, description, metadata, verdict, write):
+def _store_output(
+    job, *, filename, name, label, position, type, kind, description, metadata, verdict, write
+):
     if type not in JobOutput.Type.values:
         type = JobOutput.Type.FILE
     encrypted = vault.write_encrypted("output", write)
     JobOutput.objects.create(
-        job=job, name=name, label=label, type=type, kind=kind, description=description,
-        filename=filename,
+        job=job, name=name, label=label, position=position, type=type, kind=kind,
+        description=description, filename=filename,
         file=encrypted, size_bytes=encrypted.size_bytes, sha256=encrypted.sha256,
         metadata=metadata, verdict=verdict,
     )  # fmt: skip

@@ -97,9 +97,26 @@ def test_only_names_written_in_the_script_are_shown():
     literals = channels.script_literals(
         "import tre_sdk\ntre_sdk.save_table('by_ward', t)\nname = f'age_{age}'\n"
     )
-    assert channels.output_label("by_ward", literals, 1) == "by_ward"
-    assert channels.output_label("age_59", literals, 2) == "output 2"
+    outputs = [
+        {"name": name, "filename": f"{name}.csv", "type": "table", "verdict": {}}
+        for name in ("zeta_59", "by_ward", "alpha_59")
+    ]
+    labelled = channels.label_outputs(outputs, literals)
+    assert [output["label"] for output in labelled] == ["by_ward", "output 2", "output 3"]
     assert channels.script_literals("this is not python (") == frozenset()
+
+
+def test_hidden_outputs_are_ordered_by_what_the_researcher_sees_not_by_name():
+    def listing(names):
+        outputs = [
+            {"name": name, "filename": f"{name}.txt", "type": "text",
+             "verdict": {"status": "fail" if name.startswith("f") else "review", "reasons": []}}
+            for name in names
+        ]  # fmt: skip
+        labelled = channels.label_outputs(outputs, frozenset())
+        return [(output["label"], output["verdict"]["status"]) for output in labelled]
+
+    assert listing(["a59", "f23"]) == listing(["z59", "f23"]) == listing(["f23", "b59"])
 
 
 def test_the_researchers_verdict_has_rule_names_only():
