@@ -170,7 +170,13 @@ def cancel_job(*, job: Job, by) -> Job:
         if job.status == Job.Status.QUEUED:
             job.check_transition(Job.Status.CANCELLED)
             job.status = Job.Status.CANCELLED
-            job.status_reason = f"Cancelled by {by.get_username()} before it started."
+            # A real run's reason is the same as a running one's: whether it had started
+            # would tell when the run before it in the queue ended.
+            job.status_reason = (
+                "Cancelled"
+                if job.is_real
+                else f"Cancelled by {by.get_username()} before it started."
+            )
             job.finished_at = timezone.now()
         job.cancel_requested = True  # a running job is stopped by its worker
         job.save()
