@@ -3,16 +3,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from jobs import airlock, channels
-from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, Vote
+from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, SupportingFile, Vote
 from jobs.views import output_preview
-from tre import audit
+from tre import audit, files
 from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, may
-from workspaces import vault
 from workspaces.views import get_workspace_for
 
 MAX_SUPPORTING_BYTES = 5 * 1024**2
@@ -125,6 +125,7 @@ def release_detail(request, slug, request_id):
                     None,
                 ),
                 "preview": output_preview(item.output) if is_checker else {},
+                "researcher_verdict": channels.verdict_for_researcher(item.output.verdict),
             }
         )
     return render(
@@ -147,15 +148,24 @@ def release_detail(request, slug, request_id):
             "addable": release.job.outputs.exclude(requests__request=release)
             if release.status in ReleaseRequest.EDITABLE
             else [],
-            "replacements": JobOutput.objects.filter(
-                job__workspace=workspace, job__mode=Job.Mode.REAL, job__status=Job.Status.FINISHED
-            )
-            .select_related("job")
-            .order_by("-created_at")[:100]
+            "replacements": _replacements(workspace)
             if release.status == ReleaseRequest.Status.RETURNED
             else [],
         },
     )
+
+
+def _replacements(workspace) -> list[JobOutput]:
+    """Outputs that may replace one in a returned request: of real runs shown as ended
+    (one that ended but is not shown yet must not appear here first: jobs.channels)."""
+    now = timezone.now()
+    candidates = (
+        JobOutput.objects.filter(job__workspace=workspace, job__mode=Job.Mode.REAL)
+        .exclude(job__status=Job.Status.CANCELLED)
+        .select_related("job")
+        .order_by("-job__created_at", "position")[:200]
+    )
+    return [output for output in candidates if channels.is_shown_ended(output.job, now)][:100]
 
 
 def _item(release, request):
@@ -245,6 +255,32 @@ def release_item_file(request, slug, request_id, item_id):
         target=release,
         details={"output": item.output.name},
     )
-    return FileResponse(
-        vault.open_encrypted(item.output.file), filename=item.output.filename.rsplit("/", 1)[-1]
+    if item.output.file is None:
+        raise Http404
+    return files.stored_file_response(
+        item.output.file,
+        filename=item.output.filename,
+        # The review page's <img>, and only if the bytes really are a PNG.
+        inline_image=item.output.type == JobOutput.Type.FIGURE
+        and request.GET.get("download") != "1",
+        checksum=item.output.sha256,
+    )
+
+
+@login_required
+def supporting_file_download(request, slug, request_id, file_id):
+    """A supporting file of a request, for its checkers and its requester: an attachment."""
+    workspace, release = _release_for(request, slug, request_id)
+    supporting = get_object_or_404(SupportingFile, pk=file_id, request=release)
+    if supporting.file is None:
+        raise Http404
+    audit.record(
+        action="release.supporting_file_viewed",
+        by=request.user,
+        target=release,
+        workspace=workspace,
+        details={"name": supporting.name, "supporting_file": supporting.pk},
+    )
+    return files.stored_file_response(
+        supporting.file, filename=supporting.name, checksum=supporting.file.sha256
     )

@@ -20,6 +20,11 @@ urlpatterns += [
     path("<slug:slug>/releases/", airlock_views.release_list, name="release_list"),
     path(release, airlock_views.release_detail, name="release_request"),
     path(release + "supporting/", airlock_views.release_supporting_file, name="release_supporting"),
+    path(
+        release + "supporting/<int:file_id>/",
+        airlock_views.supporting_file_download,
+        name="release_supporting_file",
+    ),
     path(release + "items/<int:item_id>/", airlock_views.release_item_file, name="release_item"),
     path(release + "<slug:action>/", airlock_views.release_action, name="release_action"),
 ]

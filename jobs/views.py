@@ -10,7 +10,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from jobs import channels, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
-from tre import audit
+from tre import audit, files
 from tre.permissions import REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, may
 from workspaces import vault
 from workspaces.views import get_workspace_for
@@ -207,25 +207,21 @@ def output_file(request, slug, job_id, output_id):
         action = "release.downloaded"
     else:
         action = "job_output.viewed"
+    # ?inert=1: a table made safe for spreadsheets (its bytes differ, so no checksum).
+    inert = request.GET.get("inert") == "1" and output.type == JobOutput.Type.TABLE
     audit.record(
         action=action,
         by=request.user,
         target=output,
         workspace=workspace,
-        details={"job": job.pk, "output": output.name, "sha256": output.sha256},
+        details={"job": job.pk, "output": output.name, "sha256": output.sha256, "inert": inert},
     )
-    content_types = {
-        "table": "text/csv",
-        "metric": "application/json",
-        "figure": "image/png",
-        "text": "text/plain",
-    }
-    response = FileResponse(
-        vault.open_encrypted(output.file),
-        content_type=content_types.get(output.type, "application/octet-stream"),
-        as_attachment=request.GET.get("download") == "1" or job.is_real,
-        filename=output.filename.rsplit("/", 1)[-1],
+    return files.stored_file_response(
+        output.file,
+        filename=output.filename,
+        # The job page's <img> of a dry run's figure; anything else is an attachment.
+        inline_image=request.GET.get("download") != "1" and not job.is_real,
+        inert_csv=inert,
+        # Otherwise the file is unchanged from what the job wrote: anyone can verify that.
+        checksum=None if inert else output.sha256,
     )
-    # The file is unchanged from what the job wrote; its checksum lets anyone verify that.
-    response["X-Checksum-SHA256"] = output.sha256
-    return response

@@ -116,6 +116,8 @@ MATRIX = {
     "jobs:release_request": ("get", R + "/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "jobs:release_item": ("get", R + "/items/{item}/", None,
                           expect(LOGIN, HIDDEN, HIDDEN, NO, NO, OK)),
+    "jobs:release_supporting_file": ("get", R + "/supporting/{supporting}/", None,
+                                     expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "jobs:release_supporting": (
         "post", R + "/supporting/", lambda ctx: {"file": csv_file()},
         expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
@@ -182,6 +184,13 @@ def test_matrix(
     if "{release}" in path or "{real_job}" in path:
         release = request.getfixturevalue("release_request")
         ctx.update(release=release.pk, item=release.items.get().pk, real_job=release.job_id)
+    if "{supporting}" in path:
+        from jobs import airlock
+
+        supporting = airlock.add_supporting_file(
+            request=release, name="codebook.txt", content=b"ward: the ward", by=researcher
+        )
+        ctx.update(supporting=supporting.pk)
     if "{job}" in path:
         job = request.getfixturevalue("finished_job")
         ctx.update(job=job.pk, output=job.outputs.get().pk)

@@ -11,12 +11,12 @@ import math
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from tre import audit
+from tre import audit, files
 from tre.permissions import MANAGE_DATASETS, VIEW_DATASETS, may
 from workspaces import identifiers, selectors, services
 from workspaces.forms import (
@@ -373,8 +373,8 @@ def sample_download(request, slug, dataset_id, number):
         workspace=workspace,
         details={"dataset": dataset.name, "version": version.number},
     )
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{dataset.name}-v{version.number}-synthetic.csv"'
+    # Always spreadsheet-safe: synthetic values can look like formulas too.
+    return files.inert_csv_response(
+        csv.reader(io.StringIO(buffer.getvalue())),
+        filename=f"{dataset.name}-v{version.number}-synthetic.csv",
     )
-    return response

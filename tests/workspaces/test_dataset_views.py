@@ -246,3 +246,29 @@ def test_an_upload_without_the_csrf_token_is_refused(workspace, checker):
     )
     assert response.status_code == 403
     assert not DatasetVersion.objects.exists()
+
+
+def test_the_sample_download_is_inert_for_spreadsheets_and_never_rendered(
+    client, ready_version, researcher, monkeypatch
+):
+    import pandas as pd
+
+    from workspaces import selectors
+
+    # A stand-in frame: what is under test is how the view serves it, not the synthesiser.
+    frame = pd.DataFrame(
+        {"ward": ['=HYPERLINK("http://evil.example/")', "<script>alert(1)</script>"],
+         "diff": [-3.5, 4.0], "note": ["@SUM(A1)", "+cmd"]}
+    )  # fmt: skip
+    monkeypatch.setattr(selectors, "synthetic_frame", lambda sample: frame)
+    client.force_login(researcher)
+    response = client.get(ready_version.get_absolute_url() + "synthetic.csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="admissions-v1-synthetic.csv"'
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert list(csv.reader(io.StringIO(response.content.decode()))) == [
+        ["ward", "diff", "note"],
+        ['\'=HYPERLINK("http://evil.example/")', "-3.5", "'@SUM(A1)"],
+        ["<script>alert(1)</script>", "4.0", "'+cmd"],
+    ]
