@@ -9,7 +9,7 @@ logger = logging.getLogger(__name__)
 
 @worker_ready.connect
 def reap_on_start(sender=None, **kwargs):
-    from jobs.services import reap_stale_jobs
+    from jobs.runtime import reap_stale_jobs
 
     try:
         failed = reap_stale_jobs()

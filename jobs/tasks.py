@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from jobs import services
+from jobs import runtime
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=False)
@@ -10,10 +10,10 @@ def run_job_task(job_id: int) -> dict:
     Not re-delivered when the worker dies (reject_on_worker_lost off): the job is then
     failed by the reaper, since a real-data job runs at most once.
     """
-    job = services.run_job(job_id=job_id)
+    job = runtime.run_job(job_id=job_id)
     return {"job": job_id, "status": job.status if job else "not claimed"}
 
 
 @shared_task
 def reap_stale_jobs_task() -> dict:
-    return {"failed": services.reap_stale_jobs()}
+    return {"failed": runtime.reap_stale_jobs()}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from jobs import services
+from jobs import runtime, services
 from jobs.models import Job
 from tests.conftest import ROOT, database_url_for_worker
 from tests.factories import admissions_csv, upload_of
@@ -94,9 +94,9 @@ def test_a_worker_killed_mid_job_leaves_a_failed_job_not_a_running_one(
             doomed.kill()
 
     time.sleep(2)
-    assert services.reap_stale_jobs(stale_after=1) == 1
+    assert runtime.reap_stale_jobs(stale_after=1) == 1
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert "stopped" in job.status_reason
     # Delivered again (say the broker re-queued it), it is not run a second time.
-    assert services.run_job(job_id=job.pk) is None
+    assert runtime.run_job(job_id=job.pk) is None

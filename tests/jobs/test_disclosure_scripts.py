@@ -6,7 +6,7 @@ can be downloaded before output checkers release it.
 
 import pytest
 
-from jobs import services
+from jobs import runtime, services
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_each_attempt_is_caught_or_held(client, attempt, ready_version, workspac
     with django_capture_on_commit_callbacks():
         job = services.submit_job(workspace=workspace, script=script, mode=Job.Mode.REAL,
                                   dataset_versions=[ready_version], by=researcher)  # fmt: skip
-    job = services.run_job(job_id=job.pk)
+    job = runtime.run_job(job_id=job.pk)
     assert job.status == Job.Status.FINISHED, job.status_reason
 
     outputs = {output.name: output for output in job.outputs.all()}

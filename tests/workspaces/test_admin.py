@@ -148,7 +148,7 @@ def test_an_admin_sets_a_workspaces_job_limits(admin_client, workspace):
     assert response.status_code == 302, response.content[:2000]
     workspace.refresh_from_db()
     assert workspace.job_limits == {"wall_seconds": 60}
-    from jobs.services import limits_for
+    from jobs.runtime import limits_for
 
     assert limits_for(workspace).wall_seconds == 60
     details = AuditEvent.objects.get(action="workspace.changed").details

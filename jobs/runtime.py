@@ -1,0 +1,355 @@
+"""The worker's side of a job: claim it, run it in the sandbox, check and store what it
+wrote, and reap the jobs whose worker died. Called by `jobs.tasks`.
+
+The database is the source of truth. A worker claims a job with one conditional UPDATE
+(queued -> running), so a job runs at most once however often its task is delivered; a
+running job writes a heartbeat, and the reaper fails any running job whose heartbeat
+stopped (its worker died), rather than running it again.
+
+Everything the sandbox hands back is data from the real data (see `jobs.sandbox`): what
+is stored for the researcher to see goes through `jobs.channels`.
+"""
+
+import contextlib
+import json
+import logging
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import channels, disclosure, sandbox
+from jobs.models import Job, JobOutput
+from tre import audit, celery_app
+from workspaces import tabular, vault
+from workspaces.models import SyntheticSample, Workspace
+
+logger = logging.getLogger(__name__)
+
+RUN_JOB_TASK = "jobs.tasks.run_job_task"
+OUTPUT_TYPES = {".csv": "table", ".json": "metric", ".png": "figure", ".txt": "text"}
+
+
+def limits_for(workspace: Workspace) -> sandbox.Limits:
+    """The sandbox limits for this workspace's jobs: defaults, then its own overrides."""
+    known = {field.name for field in fields(sandbox.Limits)}
+    values = {**settings.TRE_JOB_LIMITS, **workspace.job_limits}
+    return sandbox.Limits(**{name: int(value) for name, value in values.items() if name in known})
+
+
+def queue_job(job_id: int) -> None:
+    """Send the job's task to its queue: dry runs and real runs never wait on each other."""
+    from kombu.exceptions import OperationalError
+
+    job = Job.objects.only("mode").get(pk=job_id)
+    queue = settings.TRE_REAL_RUN_QUEUE if job.is_real else settings.TRE_DRY_RUN_QUEUE
+    try:
+        # By name: the tasks module imports this one, not the other way round.
+        celery_app.send_task(
+            RUN_JOB_TASK, args=(job_id,), queue=queue, retry=True,
+            retry_policy={"max_retries": 3},
+        )  # fmt: skip
+    except OperationalError:
+        # Still queued in the database: the reaper sends it again once the broker is back.
+        logger.warning("Could not queue job %s: broker unavailable", job_id)
+
+
+def claim(job_id: int) -> Job | None:
+    """Move a queued job to running, unless another delivery got it first."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker=socket.gethostname()
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def _finish(job: Job, status: str, reason: str = "", **values) -> Job:
+    with transaction.atomic():
+        current = Job.objects.select_for_update().get(pk=job.pk)
+        current.check_transition(status)
+        for name, value in {"status": status, "status_reason": reason, **values}.items():
+            setattr(current, name, value)
+        current.finished_at = timezone.now()
+        current.save()
+        audit.record(
+            action="job.ended",
+            target=current,
+            details={"status": status, "wall_seconds": values.get("wall_seconds")},
+        )
+    return current
+
+
+def run_job(*, job_id: int) -> Job | None:
+    """Run a queued job in the sandbox and store what it produced. Called by the task."""
+    job = claim(job_id)
+    if job is None:
+        return None  # already running, ended or cancelled: at most once
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as error:
+        return _finish(
+            job, Job.Status.FAILED,
+            f"This worker cannot create the sandbox ({error}), so it refuses to run scripts.",
+        )  # fmt: skip
+    workdir = Path(tempfile.mkdtemp(prefix=f"tre-job-{job.pk}-", dir=settings.TRE_JOB_DIR))
+    try:
+        return _run_in(job, workdir)
+    except Exception:
+        logger.exception("Job %s failed in the worker", job.pk)
+        # Not the error's type: what broke the worker may depend on what the script wrote.
+        return _finish(job, Job.Status.FAILED, "The platform failed to finish this run.")
+    finally:
+        # The decrypted inputs exist only for the run.
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_inputs(job: Job, inputs: Path) -> list:
+    frames = []
+    for version in job.dataset_versions.select_related("dataset", "data_file"):
+        if job.is_real:
+            source = version.data_file
+        else:
+            source = SyntheticSample.objects.get(version=version).file
+        with vault.open_encrypted(source) as reader:
+            table = pq.read_table(reader)
+        pq.write_table(table, inputs / f"{version.dataset.name}.parquet")
+        if job.is_real:
+            kinds = {column["name"]: column["kind"] for column in version.schema}
+            frames.append(tabular.from_arrow(table, kinds))
+    return frames
+
+
+def _run_in(job: Job, workdir: Path) -> Job:
+    inputs, output, code = workdir / "inputs", workdir / "output", workdir / "job"
+    for path in (inputs, output, code):
+        path.mkdir(mode=0o700)
+    frames = _write_inputs(job, inputs)
+    script = code / "script.py"
+    script.write_text(job.script)
+
+    last_check = [0.0]
+
+    def should_stop() -> bool:
+        # Once a second: write the heartbeat, and see whether someone cancelled.
+        now = time.monotonic()
+        if now - last_check[0] < 1:
+            return False
+        last_check[0] = now
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+    result = sandbox.run(
+        script=script, inputs=inputs, output=output, limits=limits_for(job.workspace),
+        should_stop=should_stop,
+    )  # fmt: skip
+    full_log = _combined_log(result)
+    checks = _disclosure_context(job, frames) if job.is_real else None
+    del frames
+    # Over an output limit, nothing the run wrote is kept (a real run's log still goes
+    # to the airlock, where checkers can see what happened).
+    keep_files = result.limit not in OUTPUT_LIMITS
+    _store_outputs(job, output, keep_files, full_log if job.is_real else None, checks)
+
+    status = {
+        "finished": Job.Status.FINISHED,
+        "failed": Job.Status.FAILED,
+        "timed_out": Job.Status.TIMED_OUT,
+        "limit_exceeded": Job.Status.LIMIT_EXCEEDED,
+        "cancelled": Job.Status.CANCELLED,
+    }[result.state]
+    failure_type, failure_line = (
+        channels.failure_summary(result.stderr, job.script)
+        if result.state == "failed"
+        else (None, None)
+    )
+    return _finish(
+        job,
+        status,
+        _status_reason(job, result),
+        limit=result.limit or "",
+        failure_type=failure_type or "",
+        failure_line=failure_line,
+        exit_code=result.exit_code,
+        wall_seconds=result.wall_seconds,
+        cpu_seconds=result.cpu_seconds,
+        max_rss_bytes=result.max_rss_bytes,
+        output_bytes=result.output_bytes,
+        # A real run's log is an output for the airlock, never shown on its page.
+        log="" if job.is_real else full_log,
+        log_truncated=result.log_truncated,
+    )
+
+
+OUTPUT_LIMITS = {"output_bytes", "output_files", "file_bytes"}
+
+
+def _status_reason(job: Job, result: sandbox.Result) -> str:
+    """The platform's own words on how the run ended. For a real run nothing the script
+    chose appears (an exit code would carry a value): only which limit, if any."""
+    reasons = [
+        reason for reason in result.reasons
+        if not (job.is_real and "log limit" in reason)  # checkers see the log's truncation
+    ]  # fmt: skip
+    if result.state == "failed" and not reasons:
+        reasons.append(
+            "the script failed"
+            if job.is_real
+            else f"the script exited with code {result.exit_code}"
+        )
+    return "; ".join(reasons)[:2000].capitalize()
+
+
+def _combined_log(result: sandbox.Result) -> str:
+    parts = []
+    if result.stdout:
+        parts.append(result.stdout.rstrip("\n"))
+    if result.stderr:
+        parts.append(result.stderr.rstrip("\n"))
+    return "\n".join(parts)
+
+
+def _disclosure_context(job: Job, frames: list) -> dict:
+    """What the airlock's automated checks need from a real run's inputs.
+
+    The thresholds of the strictest classification tier among the job's datasets; the
+    largest input's row count; and the text of every value of the columns that identify
+    people (pseudonymised, or flagged by the identifier scan and kept), so an output
+    holding one of them fails. Text columns only: short numbers would match counts.
+    """
+    tiers = [version.dataset.classification for version in job.dataset_versions.all()]
+    order = ["public", "internal", "confidential", "restricted"]
+    strictest = max(tiers, key=order.index, default="restricted")
+    sensitive: set[str] = set()
+    for version, frame in zip(job.dataset_versions.all(), frames, strict=True):
+        identifying = {decision["column"] for decision in version.decisions
+                       if decision["action"] == "pseudonymise"}  # fmt: skip
+        identifying |= {finding["column"] for finding in version.findings}
+        for column in identifying & set(frame.columns):
+            values = frame[column].dropna()
+            if values.dtype.kind not in "biufcmM":
+                sensitive.update(str(value) for value in values.unique())
+    return {
+        "thresholds": disclosure.Thresholds.from_dict(
+            settings.TRE_DISCLOSURE_THRESHOLDS.get(strictest, {})
+        ),
+        "input_rows": max((len(frame) for frame in frames), default=0),
+        "sensitive_values": frozenset(sensitive),
+    }
+
+
+def _store_outputs(
+    job: Job, output: Path, keep_files: bool, full_log: str | None, checks: dict | None
+) -> None:
+    """Check and store what a run wrote, encrypted (only its log when `keep_files` is
+    false), in the order its page shows them (jobs.channels.label_outputs)."""
+    manifest = {}
+    if keep_files:
+        with contextlib.suppress(OSError, ValueError, RecursionError):
+            manifest = json.loads((output / sandbox.MANIFEST_NAME).read_text())
+    manifest = manifest if isinstance(manifest, dict) else {}
+    by_file = {entry.get("file"): (name, entry) for name, entry in manifest.items()
+               if isinstance(entry, dict)}  # fmt: skip
+    paths = []
+    if keep_files:
+        paths = sorted(
+            path for path in output.rglob("*")
+            if path.is_file() and not path.is_symlink() and not path.name.startswith(".")
+        )  # fmt: skip
+    found = []
+    for path in paths:
+        relative = str(path.relative_to(output))
+        name, entry = by_file.get(relative, (path.stem, {}))
+        found.append(
+            {
+                "path": path,
+                "filename": relative,
+                "name": str(name)[:100],
+                "type": entry.get("type") or OUTPUT_TYPES.get(path.suffix.lower(), "file"),
+                "entry": entry,
+                "verdict": (
+                    disclosure.check_output(path=path, entry=entry, **checks).as_dict()
+                    if checks
+                    else {}
+                ),
+            }
+        )
+    if job.is_real:
+        found = channels.label_outputs(found, channels.script_literals(job.script))
+    for item in found:
+        entry = item["entry"]
+        _store_output(
+            job,
+            filename=item["filename"],
+            name=item["name"],
+            label=item.get("label", item["name"]),
+            position=item.get("position", 0),
+            type=item["type"],
+            kind=str(entry.get("kind", ""))[:32],
+            description=str(entry.get("description", ""))[:2000],
+            metadata={key: entry[key] for key in ("rows", "columns") if key in entry},
+            verdict=item["verdict"],
+            write=lambda sink, path=item["path"]: _copy(path, sink),
+        )
+    if full_log is not None:
+        # Beside the output directory, where the sandbox cannot put anything in its way.
+        log_path = output.parent / "full-log.txt"
+        log_path.write_text(full_log)
+        verdict = disclosure.check_output(path=log_path, entry={"type": "text"}, **checks)
+        _store_output(
+            job, filename=".log/full-log.txt", name="full_log", label="full_log",
+            position=len(found) + 1, type=JobOutput.Type.LOG, kind="",
+            description="The run's whole log, for review before release.", metadata={},
+            verdict=verdict.as_dict(), write=lambda sink: sink.write(full_log.encode()),
+        )  # fmt: skip
+
+
+def _copy(path: Path, sink) -> None:
+    with path.open("rb") as source:
+        shutil.copyfileobj(source, sink, 1 << 20)
+
+
+def _store_output(
+    job, *, filename, name, label, position, type, kind, description, metadata, verdict, write
+):
+    if type not in JobOutput.Type.values:
+        type = JobOutput.Type.FILE
+    encrypted = vault.write_encrypted("output", write)
+    JobOutput.objects.create(
+        job=job, name=name, label=label, position=position, type=type, kind=kind,
+        description=description, filename=filename,
+        file=encrypted, size_bytes=encrypted.size_bytes, sha256=encrypted.sha256,
+        metadata=metadata, verdict=verdict,
+    )  # fmt: skip
+
+
+def reap_stale_jobs(*, stale_after: int | None = None) -> int:
+    """Fail running jobs whose worker stopped writing heartbeats; re-send queued ones
+    whose task may have been lost. Returns how many jobs it failed."""
+    stale_after = stale_after or settings.TRE_JOB_HEARTBEAT_TIMEOUT
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_after)
+    failed = 0
+    for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff):
+        with transaction.atomic():
+            current = Job.objects.select_for_update().get(pk=job.pk)
+            if current.status != Job.Status.RUNNING or current.heartbeat_at >= cutoff:
+                continue
+            _finish(
+                current, Job.Status.FAILED,
+                "The worker running this job stopped. It was not run again: a real-data "
+                "job runs at most once. Re-run it if you need its outputs.",
+            )  # fmt: skip
+            failed += 1
+    # Claiming is idempotent, so sending an old queued job again is safe; it covers a
+    # broker that lost its queue (restarted without persistence, say).
+    for job_id in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        queue_job(job_id)
+    return failed
