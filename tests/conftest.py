@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
-from tre.permissions import Role
+from tre.permissions import STEWARD_GROUP, Role
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,9 +39,21 @@ def researcher(workspace):
     return _member(workspace, "rae", Role.RESEARCHER)
 
 
+def make_data_steward(user):
+    """Site staff in the "Data stewards" group (workspaces' migration 0006)."""
+    from django.contrib.auth.models import Group
+
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.groups.add(Group.objects.get(name=STEWARD_GROUP))
+    return type(user).objects.get(pk=user.pk)  # no stale permission cache
+
+
 @pytest.fixture
 def checker(workspace):
-    return _member(workspace, "chen", Role.OUTPUT_CHECKER)
+    """The workspace's output checker, who is also a data steward of the site (uploads
+    its datasets); tests of a checker who is not one make their own."""
+    return make_data_steward(_member(workspace, "chen", Role.OUTPUT_CHECKER))
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ MATRIX = {
         expect(LOGIN, HIDDEN, HIDDEN, REDIRECT, NO, NO)),
     "workspaces:member_roles": (
         "post", W + "/members/{target}/roles/",
-        lambda ctx: {f"member-{ctx['target']}-roles": ["researcher", "output_checker"]},
+        lambda ctx: {f"member-{ctx['target']}-roles": ["owner", "researcher"]},
         expect(LOGIN, HIDDEN, HIDDEN, REDIRECT, NO, NO)),
     "workspaces:member_remove": ("post", W + "/members/{target}/remove/", None,
                                  expect(LOGIN, HIDDEN, HIDDEN, REDIRECT, NO, NO)),
@@ -126,7 +126,8 @@ MATRIX = {
                             expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
     "jobs:release_action#withdraw": ("post", R + "/withdraw/", lambda ctx: {},
                                      expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
-    "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, REDIRECT)),
+    # The checker here is also the site's data steward: site staff, in the admin.
+    "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, OK)),
 }
 # fmt: on
 

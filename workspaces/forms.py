@@ -2,25 +2,34 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from tre.permissions import ROLE_DESCRIPTIONS, Role
+from tre.permissions import ROLE_DESCRIPTIONS, STEWARD_GRANTED_ROLES, Role
 from workspaces.models import DATASET_NAME_HELP, Classification
 
 
 class RolesField(forms.MultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
-    def __init__(self, **kwargs):
+    def __init__(self, roles=tuple(Role), **kwargs):
         super().__init__(
-            choices=[(role.value, role.label) for role in Role],
+            choices=[(role.value, role.label) for role in roles],
             help_text=" ".join(f"{role.label}: {ROLE_DESCRIPTIONS[role]}" for role in Role),
             error_messages={"required": "Choose at least one role."},
             **kwargs,
         )
 
 
+def grantable_roles(may_grant_checkers: bool) -> list[Role]:
+    """The roles this person may set on the members page (tre.permissions)."""
+    return [role for role in Role if may_grant_checkers or role not in STEWARD_GRANTED_ROLES]
+
+
 class AddMemberForm(forms.Form):
     user = forms.CharField(label="Username or e-mail address", max_length=254)
     roles = RolesField()
+
+    def __init__(self, *args, roles=tuple(Role), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"] = RolesField(roles=roles)
 
     def clean_user(self):
         value = self.cleaned_data["user"].strip()
@@ -34,6 +43,10 @@ class AddMemberForm(forms.Form):
 
 class MemberRolesForm(forms.Form):
     roles = RolesField()
+
+    def __init__(self, *args, roles=tuple(Role), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"] = RolesField(roles=roles)
 
 
 class DatasetFileField(forms.FileField):

@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 
-from tre.permissions import Role
+from tre.permissions import Role, check_separated
 
 
 def default_real_runs_per_day() -> int:
@@ -54,6 +54,11 @@ class Workspace(models.Model):
             ("view_jobs", "See the workspace's jobs, their state and their dry-run outputs"),
             ("request_release", "Ask for outputs to be released, download released ones"),
             ("review_release", "Review release requests"),
+            # Site-level, not per workspace: given to users or groups in the admin.
+            (
+                "steward_data",
+                "Data steward: grant the output-checker role, upload data, classify datasets",
+            ),
         ]
 
     def __str__(self):
@@ -71,6 +76,7 @@ def validate_roles(value):
         raise ValidationError(f"Unknown role(s): {', '.join(unknown)}.")
     if len(set(value)) != len(value):
         raise ValidationError("A role is listed twice.")
+    check_separated(value)
 
 
 class Membership(models.Model):

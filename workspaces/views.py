@@ -5,9 +5,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from tre.permissions import MANAGE_MEMBERS, VIEW_WORKSPACE, may
+from tre.permissions import GRANT_CHECKERS, MANAGE_MEMBERS, VIEW_WORKSPACE, Role, may
 from workspaces import selectors, services
-from workspaces.forms import AddMemberForm, MemberRolesForm
+from workspaces.forms import AddMemberForm, MemberRolesForm, grantable_roles
 from workspaces.models import Membership, Workspace
 
 
@@ -54,10 +54,15 @@ def _error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+def _grantable(request, workspace) -> list:
+    return grantable_roles(may(request.user, GRANT_CHECKERS, workspace))
+
+
 @login_required
 def member_list(request, slug):
     workspace = get_workspace_for(request, slug, MANAGE_MEMBERS)
-    form = AddMemberForm(request.POST or None)
+    grantable = _grantable(request, workspace)
+    form = AddMemberForm(request.POST or None, roles=grantable)
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.add_member(
@@ -76,14 +81,23 @@ def member_list(request, slug):
     members = [
         (
             membership,
-            MemberRolesForm(initial={"roles": membership.roles}, prefix=f"member-{membership.pk}"),
+            MemberRolesForm(
+                initial={"roles": membership.roles},
+                prefix=f"member-{membership.pk}",
+                roles=grantable,
+            ),
         )
         for membership in selectors.members_of(workspace)
     ]
     return render(
         request,
         "workspaces/member_list.html",
-        {"workspace": workspace, "form": form, "members": members},
+        {
+            "workspace": workspace,
+            "form": form,
+            "members": members,
+            "may_grant_checkers": len(grantable) == len(Role),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -97,13 +111,16 @@ def _membership_in(workspace, membership_id) -> Membership:
 def member_roles(request, slug, membership_id):
     workspace = get_workspace_for(request, slug, MANAGE_MEMBERS)
     membership = _membership_in(workspace, membership_id)
-    form = MemberRolesForm(request.POST, prefix=f"member-{membership.pk}")
+    grantable = _grantable(request, workspace)
+    form = MemberRolesForm(request.POST, prefix=f"member-{membership.pk}", roles=grantable)
     if not form.is_valid():
         messages.error(request, f"{membership.user}: {' '.join(form.errors['roles'])}")
         return redirect("workspaces:members", slug=workspace.slug)
+    # Roles this person may not set (output checker, for an owner) stay as they are.
+    kept = [role for role in membership.roles if role not in grantable]
     try:
         membership = services.change_member_roles(
-            membership=membership, roles=form.cleaned_data["roles"], by=request.user
+            membership=membership, roles=form.cleaned_data["roles"] + kept, by=request.user
         )
     except ValidationError as error:
         messages.error(request, f"{membership.user}: {_error_text(error)}")

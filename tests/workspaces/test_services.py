@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from tests.factories import UserFactory
 from tre.models import AuditEvent
-from tre.permissions import MANAGE_MEMBERS, VIEW_WORKSPACE, may
+from tre.permissions import MANAGE_MEMBERS, REVIEW_RELEASE, VIEW_WORKSPACE, may
 from workspaces import services
 from workspaces.models import Membership, Workspace
 
@@ -31,14 +31,72 @@ def test_workspace_addresses_are_unique(site_admin, workspace):
 def test_owner_adds_a_member_who_then_holds_the_permissions(workspace, owner):
     newcomer = UserFactory()
     membership = services.add_member(
-        workspace=workspace, user=newcomer, roles=["output_checker", "researcher"], by=owner
+        workspace=workspace, user=newcomer, roles=["researcher", "owner"], by=owner
     )
-    assert membership.roles == ["researcher", "output_checker"]  # declaration order
+    assert membership.roles == ["owner", "researcher"]  # declaration order
     assert may(newcomer, VIEW_WORKSPACE, workspace)
-    assert not may(newcomer, MANAGE_MEMBERS, workspace)
+    assert may(newcomer, MANAGE_MEMBERS, workspace)
     event = AuditEvent.objects.get(action="membership.added")
-    assert event.details == {"user": newcomer.username, "roles": ["researcher", "output_checker"]}
+    assert event.details == {"user": newcomer.username, "roles": ["owner", "researcher"]}
     assert event.workspace == workspace
+
+
+def test_an_owner_cannot_make_anyone_an_output_checker_not_even_themselves(
+    workspace, owner, researcher
+):
+    with pytest.raises(PermissionDenied, match="data stewards"):
+        services.add_member(
+            workspace=workspace, user=UserFactory(), roles=["output_checker"], by=owner
+        )
+    own = Membership.objects.get(user=owner, workspace=workspace)
+    with pytest.raises(PermissionDenied, match="data stewards"):
+        services.change_member_roles(membership=own, roles=["owner", "output_checker"], by=owner)
+    assert all("output_checker" not in roles for roles in Membership.objects.values_list(
+        "roles", flat=True))  # fmt: skip
+
+
+def test_a_data_steward_grants_the_checker_role_but_never_to_a_researcher(
+    workspace, checker, researcher
+):
+    newcomer = UserFactory()
+    membership = services.add_member(
+        workspace=workspace, user=newcomer, roles=["output_checker"], by=checker
+    )
+    assert membership.roles == ["output_checker"]
+    theirs = Membership.objects.get(user=researcher, workspace=workspace)
+    with pytest.raises(ValidationError, match="both a researcher and an output checker"):
+        services.change_member_roles(
+            membership=theirs, roles=["researcher", "output_checker"], by=checker
+        )
+
+
+def test_a_checker_who_is_not_a_data_steward_cannot_grant_the_role(workspace, checker):
+    plain = UserFactory(username="pia")
+    Membership.objects.create(workspace=workspace, user=plain, roles=["output_checker"])
+    with pytest.raises(PermissionDenied, match="data stewards"):
+        services.add_member(
+            workspace=workspace, user=UserFactory(), roles=["output_checker"], by=plain
+        )
+
+
+def test_an_owner_cannot_remove_a_checker(workspace, owner, checker):
+    with pytest.raises(PermissionDenied, match="data stewards"):
+        services.remove_member(
+            membership=Membership.objects.get(user=checker, workspace=workspace), by=owner
+        )
+
+
+def test_existing_members_with_both_roles_keep_research_and_lose_checking(workspace):
+    from tre.permissions import sync_all_workspace_permissions
+
+    both = UserFactory()
+    membership = Membership.objects.create(workspace=workspace, user=both, roles=["researcher"])
+    Membership.objects.filter(pk=membership.pk).update(roles=["researcher", "output_checker"])
+    sync_all_workspace_permissions()
+    membership.refresh_from_db()
+    assert membership.roles == ["researcher"]
+    assert not may(both, REVIEW_RELEASE, workspace)
+    assert AuditEvent.objects.filter(action="membership.roles_separated").exists()
 
 
 @pytest.mark.parametrize("member", ["researcher", "checker", "outsider"])

@@ -42,11 +42,37 @@ def test_owner_adds_a_member_by_email(client, workspace, owner):
     client.force_login(owner)
     response = client.post(
         "/workspaces/cardiac/members/",
-        {"user": "NIA@hospital.example", "roles": ["output_checker"]},
+        {"user": "NIA@hospital.example", "roles": ["researcher"]},
         follow=True,
     )
-    assert b"joined as Output checker" in response.content
-    assert Membership.objects.get(user=newcomer, workspace=workspace).roles == ["output_checker"]
+    assert b"joined as Researcher" in response.content
+    assert Membership.objects.get(user=newcomer, workspace=workspace).roles == ["researcher"]
+
+
+def test_an_owner_making_someone_a_checker_is_told_only_stewards_can(client, workspace, owner):
+    UserFactory(username="nia")
+    client.force_login(owner)
+    page = client.get("/workspaces/cardiac/members/").content.decode()
+    assert "appointed by the site's data stewards" in page
+    assert 'value="output_checker"' not in page
+    response = client.post(
+        "/workspaces/cardiac/members/", {"user": "nia", "roles": ["output_checker"]}
+    )
+    assert response.status_code == 400
+    assert not Membership.objects.filter(user__username="nia").exists()
+
+
+def test_an_owner_changing_a_checkers_other_roles_keeps_the_checker_role(
+    client, workspace, owner, checker
+):
+    membership = Membership.objects.get(user=checker)
+    client.force_login(owner)
+    client.post(
+        f"/workspaces/cardiac/members/{membership.pk}/roles/",
+        {f"member-{membership.pk}-roles": ["owner"]},
+    )
+    membership.refresh_from_db()
+    assert membership.roles == ["owner", "output_checker"]
 
 
 @pytest.mark.parametrize(
@@ -72,12 +98,12 @@ def test_owner_changes_roles(client, workspace, owner, researcher):
     client.force_login(owner)
     response = client.post(
         f"/workspaces/cardiac/members/{membership.pk}/roles/",
-        {f"member-{membership.pk}-roles": ["researcher", "output_checker"]},
+        {f"member-{membership.pk}-roles": ["owner", "researcher"]},
         follow=True,
     )
-    assert b"is now Researcher, Output checker" in response.content
+    assert b"is now Owner, Researcher" in response.content
     membership.refresh_from_db()
-    assert membership.roles == ["researcher", "output_checker"]
+    assert membership.roles == ["owner", "researcher"]
 
 
 def test_removing_every_role_is_refused_with_a_message(client, workspace, owner, researcher):

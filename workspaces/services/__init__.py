@@ -15,6 +15,7 @@ from workspaces.services.datasets import (
 )
 from workspaces.services.members import (
     add_member,
+    authorize_role_change,
     change_member_roles,
     create_workspace,
     ensure_an_owner_remains,
@@ -25,6 +26,7 @@ from workspaces.services.members import (
 
 __all__ = [
     "add_member",
+    "authorize_role_change",
     "build_synthetic_sample",
     "change_member_roles",
     "create_workspace",

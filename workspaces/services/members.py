@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from tre import audit
-from tre.permissions import MANAGE_MEMBERS, Role, authorize
+from tre.permissions import GRANT_CHECKERS, MANAGE_MEMBERS, STEWARD_GRANTED_ROLES, Role, authorize
 from workspaces.models import Membership, Workspace, validate_roles
 
 
@@ -18,6 +18,16 @@ def _normalise_roles(roles) -> list[str]:
     roles = list(roles)
     validate_roles(roles)
     return [role for role in Role.values if role in roles]
+
+
+def authorize_role_change(*, by, workspace: Workspace, before, after) -> None:
+    """Owners manage researchers and owners; only data stewards grant or remove the
+    output-checker role (tre.permissions)."""
+    changed = set(before) ^ set(after)
+    if changed & STEWARD_GRANTED_ROLES:
+        authorize(by, GRANT_CHECKERS, workspace)
+    if changed - STEWARD_GRANTED_ROLES or not changed:
+        authorize(by, MANAGE_MEMBERS, workspace)
 
 
 def create_workspace(*, name: str, by, slug: str = "", description: str = "") -> Workspace:
@@ -102,8 +112,8 @@ def update_workspace(
 
 
 def add_member(*, workspace: Workspace, user, roles, by) -> Membership:
-    authorize(by, MANAGE_MEMBERS, workspace)
     roles = _normalise_roles(roles)
+    authorize_role_change(by=by, workspace=workspace, before=[], after=roles)
     if not user.is_active:
         raise ValidationError(f"{user.get_username()} is deactivated and cannot join.")
     with transaction.atomic():
@@ -138,11 +148,11 @@ def ensure_an_owner_remains(*, membership: Membership, new_roles) -> None:
 
 def change_member_roles(*, membership: Membership, roles, by) -> Membership:
     workspace = membership.workspace
-    authorize(by, MANAGE_MEMBERS, workspace)
     roles = _normalise_roles(roles)
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         before = list(membership.roles)
+        authorize_role_change(by=by, workspace=workspace, before=before, after=roles)
         if before == roles:
             return membership
         ensure_an_owner_remains(membership=membership, new_roles=roles)
@@ -160,9 +170,9 @@ def change_member_roles(*, membership: Membership, roles, by) -> Membership:
 
 def remove_member(*, membership: Membership, by) -> None:
     workspace = membership.workspace
-    authorize(by, MANAGE_MEMBERS, workspace)
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        authorize_role_change(by=by, workspace=workspace, before=membership.roles, after=[])
         ensure_an_owner_remains(membership=membership, new_roles=[])
         audit.record(
             action="membership.removed",

@@ -2,11 +2,12 @@ import io
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from tre.demo import admissions_csv
-from tre.permissions import Role
+from tre.permissions import STEWARD_GROUP, Role
 from workspaces import services
 from workspaces.models import Classification, Dataset, Membership, Workspace
 from workspaces.services.datasets import Upload, suggested_decisions
@@ -16,7 +17,9 @@ DEMO_WORKSPACE = {
     "name": "Demo: hospital readmissions",
     "description": "A demo workspace. Researchers study readmissions without seeing a patient row.",
 }
-# username -> (first name, last name, roles in the demo workspace)
+# username -> (first name, last name, roles in the demo workspace). Nobody is both a
+# researcher and an output checker; `checker` is also the site's data steward.
+DATA_STEWARDS = {"checker"}
 DEMO_USERS = {
     "owner": ("Olu", "Owner", [Role.OWNER, Role.RESEARCHER]),
     "researcher": ("Rae", "Researcher", [Role.RESEARCHER]),
@@ -62,9 +65,12 @@ class Command(BaseCommand):
                     },
                 )
                 user.is_active = True
+                user.is_staff = username in DATA_STEWARDS
                 passwords[username] = password or secrets.token_urlsafe(12)
                 user.set_password(passwords[username])
                 user.save()
+                if username in DATA_STEWARDS:
+                    user.groups.add(Group.objects.get(name=STEWARD_GROUP))
                 membership = Membership.objects.filter(workspace=workspace, user=user).first()
                 if membership is None:
                     services.add_member(workspace=workspace, user=user, roles=roles, by=admin)
@@ -81,6 +87,8 @@ class Command(BaseCommand):
             name: ", ".join(Role(r).label for r in spec[2]) for name, spec in DEMO_USERS.items()
         }
         roles_of["admin"] = "site admin (Django admin at /admin/)"
+        for username in DATA_STEWARDS:
+            roles_of[username] += "; the site's data steward"
         for username, secret in passwords.items():
             self.stdout.write(f"  {username:<11} {secret:<18} {roles_of[username]}")
 
