@@ -10,7 +10,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -46,18 +46,6 @@ def _locked(request: ReleaseRequest) -> ReleaseRequest:
     )
 
 
-def _requester_only(request: ReleaseRequest, by) -> None:
-    authorize(by, REQUEST_RELEASE, request.workspace)
-    if request.requested_by_id != by.pk:
-        raise PermissionDenied("Only the researcher who made the request may change it.")
-
-
-def _checker_only(request: ReleaseRequest, by) -> None:
-    authorize(by, REVIEW_RELEASE, request.workspace)
-    if request.requested_by_id == by.pk:
-        raise PermissionDenied("Nobody reviews their own release request.")
-
-
 def _check_output(job: Job, output: JobOutput) -> None:
     if output.job_id != job.pk:
         raise ValidationError("That output belongs to another job.")
@@ -68,7 +56,7 @@ def create_request(*, job: Job, description: str, items, by) -> ReleaseRequest:
 
     `items` are (output, what it is, why it is needed) triples.
     """
-    authorize(by, REQUEST_RELEASE, job.workspace)
+    authorize(by, REQUEST_RELEASE, job)  # the job's submitter only
     if not job.is_real:
         raise ValidationError("Dry-run outputs come from synthetic data: nothing to release.")
     if not channels.is_shown_ended(job, timezone.now()) or job.status == Job.Status.CANCELLED:
@@ -114,7 +102,7 @@ def add_item(
     """Add an output while the request is a draft (or returned)."""
     with transaction.atomic():
         request = _locked(request)
-        _requester_only(request, by)
+        authorize(by, REQUEST_RELEASE, request)
         if request.status not in ReleaseRequest.EDITABLE:
             raise ValidationError("Outputs can be added only before the request is submitted.")
         if request.items.filter(output=output).exists():
@@ -136,11 +124,12 @@ def replace_item(*, item: RequestedOutput, output: JobOutput, by) -> RequestedOu
     """
     with transaction.atomic():
         request = _locked(item.request)
-        _requester_only(request, by)
+        authorize(by, REQUEST_RELEASE, request)
         if request.status != Status.RETURNED:
             raise ValidationError("Outputs are replaced only in a request returned for changes.")
         if output.job.workspace_id != request.workspace.pk or not output.job.is_real:
             raise ValidationError("The replacement must come from a real-data run here.")
+        authorize(by, REQUEST_RELEASE, output.job)  # one of the researcher's own runs
         item = RequestedOutput.objects.select_for_update().get(pk=item.pk)
         before = item.output.shown_name
         item.output = output
@@ -159,7 +148,7 @@ def add_supporting_file(*, request: ReleaseRequest, name: str, content: bytes, b
     """Context for the checkers (never released)."""
     with transaction.atomic():
         request = _locked(request)
-        _requester_only(request, by)
+        authorize(by, REQUEST_RELEASE, request)
         if request.status not in ReleaseRequest.EDITABLE | ReleaseRequest.IN_REVIEW:
             raise ValidationError("The request is closed.")
         encrypted = vault.write_encrypted("supporting", lambda sink: sink.write(content))
@@ -197,7 +186,7 @@ def submit_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
     """Send the request to the workspace's output checkers (again, after a return)."""
     with transaction.atomic():
         request = _locked(request)
-        _requester_only(request, by)
+        authorize(by, REQUEST_RELEASE, request)
         if not request.items.exists():
             raise ValidationError("Add at least one output first.")
         request.move_to(Status.SUBMITTED)
@@ -224,7 +213,7 @@ def submit_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
 def withdraw_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
     with transaction.atomic():
         request = _locked(request)
-        _requester_only(request, by)
+        authorize(by, REQUEST_RELEASE, request)
         request.move_to(Status.WITHDRAWN)
         request.save()
         audit.record(action="release.withdrawn", by=by, target=request)
@@ -254,7 +243,7 @@ def vote(
     """
     with transaction.atomic():
         request = _locked(request)
-        _checker_only(request, by)
+        authorize(by, REVIEW_RELEASE, request)
         if request.status not in ReleaseRequest.IN_REVIEW | {Status.REVIEWED}:
             raise ValidationError("This request is not open for review.")
         if item.request_id != request.pk:
@@ -289,7 +278,7 @@ def submit_review(*, request: ReleaseRequest, by) -> ReleaseRequest:
     """Seal a checker's votes for this round; only now may they see the others'."""
     with transaction.atomic():
         request = _locked(request)
-        _checker_only(request, by)
+        authorize(by, REVIEW_RELEASE, request)
         if request.status not in ReleaseRequest.IN_REVIEW:
             raise ValidationError("This request is not open for review.")
         review = _review_of(request, by)
@@ -370,7 +359,7 @@ def release(*, request: ReleaseRequest, by) -> ReleaseRequest:
 def _decide(request, by, status, words) -> ReleaseRequest:
     with transaction.atomic():
         request = _locked(request)
-        _checker_only(request, by)
+        authorize(by, REVIEW_RELEASE, request)
         request.move_to(status)
         request.decided_at = timezone.now()
         request.decided_by = by

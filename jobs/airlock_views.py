@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,25 +12,17 @@ from jobs import airlock, channels
 from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, SupportingFile, Vote
 from jobs.views import output_preview
 from tre import audit, files
-from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, may
+from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, VIEW_RELEASE, authorize, may
 from workspaces.views import get_workspace_for
 
 MAX_SUPPORTING_BYTES = 5 * 1024**2
 
 
-def _may_see_requests(request, workspace) -> bool:
-    return may(request.user, REQUEST_RELEASE, workspace) or may(
-        request.user, REVIEW_RELEASE, workspace
-    )
-
-
-def _release_for(request, slug, request_id):
-    """The request, for its researcher and the workspace's checkers; 403 for others."""
+def _release_for(request, slug, request_id, action=VIEW_RELEASE):
+    """The request if the user may do `action` to it (tre.permissions); 403 if not."""
     workspace = get_workspace_for(request, slug)
     release = get_object_or_404(ReleaseRequest, pk=request_id, job__workspace=workspace)
-    is_requester = release.requested_by_id == request.user.pk
-    if not (is_requester or may(request.user, REVIEW_RELEASE, workspace)):
-        raise PermissionDenied
+    authorize(request.user, action, release)
     return workspace, release
 
 
@@ -38,6 +30,7 @@ def _release_for(request, slug, request_id):
 def release_new(request, slug, job_id):
     workspace = get_workspace_for(request, slug, REQUEST_RELEASE)
     job = get_object_or_404(Job, pk=job_id, workspace=workspace, mode=Job.Mode.REAL)
+    authorize(request.user, REQUEST_RELEASE, job)  # the job's submitter only
     outputs = list(job.outputs.order_by("filename"))
     if request.method == "POST":
         items = [
@@ -87,9 +80,7 @@ def release_new(request, slug, job_id):
 
 @login_required
 def release_list(request, slug):
-    workspace = get_workspace_for(request, slug)
-    if not _may_see_requests(request, workspace):
-        raise PermissionDenied
+    workspace = get_workspace_for(request, slug, VIEW_RELEASE)
     releases = ReleaseRequest.objects.filter(job__workspace=workspace).select_related(
         "requested_by", "job"
     )
@@ -101,9 +92,7 @@ def release_list(request, slug):
 @login_required
 def release_detail(request, slug, request_id):
     workspace, release = _release_for(request, slug, request_id)
-    is_checker = (
-        may(request.user, REVIEW_RELEASE, workspace) and release.requested_by_id != request.user.pk
-    )
+    is_checker = may(request.user, REVIEW_RELEASE, release)
     audit.record(action="release.viewed", by=request.user, target=release, workspace=workspace)
     votes = airlock.visible_votes(release, request.user)
     own_review = airlock._review_of(release, request.user) if is_checker else None
@@ -136,7 +125,7 @@ def release_detail(request, slug, request_id):
             "release": release,
             "items": items,
             "is_checker": is_checker,
-            "is_requester": release.requested_by_id == request.user.pk,
+            "is_requester": may(request.user, REQUEST_RELEASE, release),
             "own_review": own_review,
             "reviews": release.reviews.filter(
                 round=release.round, submitted_at__isnull=False
@@ -148,19 +137,24 @@ def release_detail(request, slug, request_id):
             "addable": release.job.outputs.exclude(requests__request=release)
             if release.status in ReleaseRequest.EDITABLE
             else [],
-            "replacements": _replacements(workspace)
+            "replacements": _replacements(release)
             if release.status == ReleaseRequest.Status.RETURNED
             else [],
         },
     )
 
 
-def _replacements(workspace) -> list[JobOutput]:
-    """Outputs that may replace one in a returned request: of real runs shown as ended
-    (one that ended but is not shown yet must not appear here first: jobs.channels)."""
+def _replacements(release) -> list[JobOutput]:
+    """Outputs that may replace one in a returned request: of the researcher's own real
+    runs shown as ended (one that ended but is not shown yet must not appear here first:
+    jobs.channels)."""
     now = timezone.now()
     candidates = (
-        JobOutput.objects.filter(job__workspace=workspace, job__mode=Job.Mode.REAL)
+        JobOutput.objects.filter(
+            job__workspace=release.workspace,
+            job__mode=Job.Mode.REAL,
+            job__submitted_by=release.requested_by_id,
+        )
         .exclude(job__status=Job.Status.CANCELLED)
         .select_related("job")
         .order_by("-job__created_at", "position")[:200]
@@ -243,11 +237,7 @@ def release_supporting_file(request, slug, request_id):
 @login_required
 def release_item_file(request, slug, request_id, item_id):
     """An output under review, for the checkers (never its requester before release)."""
-    workspace, release = _release_for(request, slug, request_id)
-    if not may(request.user, REVIEW_RELEASE, workspace) or (
-        release.requested_by_id == request.user.pk
-    ):
-        raise PermissionDenied
+    _, release = _release_for(request, slug, request_id, REVIEW_RELEASE)
     item = get_object_or_404(RequestedOutput, pk=item_id, request=release)
     audit.record(
         action="release.output_viewed",

@@ -13,7 +13,7 @@ from django.utils import timezone
 from jobs import channels, runtime
 from jobs.models import Job
 from tre import audit
-from tre.permissions import SUBMIT_JOBS, authorize
+from tre.permissions import CANCEL_JOB, SUBMIT_JOBS, authorize
 from workspaces.models import DatasetVersion, SyntheticSample, Workspace
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,14 @@ MAX_SCRIPT_BYTES = 256 * 1024
 
 
 def submit_job(
-    *, workspace: Workspace, script: str, dataset_versions, mode: str, by, title: str = ""
+    *,
+    workspace: Workspace,
+    script: str,
+    dataset_versions,
+    mode: str,
+    by,
+    title: str = "",
+    rerun_of: Job | None = None,
 ) -> Job:
     """Queue a script to run against these dataset versions (synthetic or real)."""
     authorize(by, SUBMIT_JOBS, workspace)
@@ -64,15 +71,20 @@ def submit_job(
         if mode == Job.Mode.REAL:
             _check_real_run_quota(workspace, by, lock=True)
         job = Job.objects.create(
-            workspace=workspace, submitted_by=by, mode=mode, script=script, title=title[:200]
-        )
+            workspace=workspace, submitted_by=by, mode=mode, script=script, title=title[:200],
+            rerun_of=rerun_of,
+        )  # fmt: skip
         job.dataset_versions.set(versions)
         audit.record(
             action="job.submitted",
             by=by,
             target=job,
             workspace=workspace,
-            details={"mode": mode, "datasets": [str(version) for version in versions]},
+            details={
+                "mode": mode,
+                "datasets": [str(version) for version in versions],
+                "rerun_of": rerun_of.pk if rerun_of else None,
+            },
         )
         transaction.on_commit(partial(runtime.queue_job, job.pk))
     return job
@@ -118,7 +130,10 @@ def _check_real_run_quota(workspace: Workspace, by, *, lock: bool) -> None:
 
 
 def cancel_job(*, job: Job, by) -> Job:
-    authorize(by, SUBMIT_JOBS, job.workspace)
+    """Stop a job: its submitter's to cancel; an owner may stop anyone's (an operational
+    stop, audited as such)."""
+    authorize(by, CANCEL_JOB, job)
+    action = "job.cancel_requested" if job.submitted_by_id == by.pk else "job.stopped_by_owner"
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if channels.is_shown_ended(job, timezone.now()):
@@ -126,7 +141,7 @@ def cancel_job(*, job: Job, by) -> Job:
         if job.has_ended:
             # A real run that ended but is not shown as ended yet: answered as if it were
             # still running, or the answer would tell when it ended (jobs.channels).
-            audit.record(action="job.cancel_requested", by=by, target=job)
+            audit.record(action=action, by=by, target=job)
             return job
         if job.status == Job.Status.QUEUED:
             job.check_transition(Job.Status.CANCELLED)
@@ -141,23 +156,22 @@ def cancel_job(*, job: Job, by) -> Job:
             job.finished_at = timezone.now()
         job.cancel_requested = True  # a running job is stopped by its worker
         job.save()
-        audit.record(action="job.cancel_requested", by=by, target=job)
+        audit.record(action=action, by=by, target=job)
     return job
 
 
 def rerun_job(*, job: Job, by) -> Job:
-    """Submit the same script against the same dataset versions again."""
-    new = submit_job(
+    """Submit the same script against the same dataset versions again (one's own job)."""
+    authorize(by, SUBMIT_JOBS, job)
+    return submit_job(
         workspace=job.workspace,
         script=job.script,
         dataset_versions=job.dataset_versions.all(),
         mode=job.mode,
         by=by,
         title=job.title,
+        rerun_of=job,
     )
-    Job.objects.filter(pk=new.pk).update(rerun_of=job)
-    new.refresh_from_db()
-    return new
 
 
 def queue_position(job: Job) -> int | None:
@@ -167,4 +181,3 @@ def queue_position(job: Job) -> int | None:
     return Job.objects.filter(
         status=Job.Status.QUEUED, mode=job.mode, created_at__lt=job.created_at
     ).count()
-

@@ -19,7 +19,7 @@ from jobs import channels, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
 from tre import audit, files
-from tre.permissions import REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, may
+from tre.permissions import CANCEL_JOB, REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, authorize, may
 from workspaces import vault
 from workspaces.views import get_workspace_for
 
@@ -141,11 +141,12 @@ def _context(request, workspace, job):
         "datasets": job.dataset_versions.select_related("dataset"),
         "outputs": outputs,
         "queue_position": None if job.is_real else services.queue_position(job),
-        "can_submit": may(request.user, SUBMIT_JOBS, workspace),
+        "can_submit": may(request.user, SUBMIT_JOBS, job),
+        "can_cancel": may(request.user, CANCEL_JOB, job),
         "can_request_release": job.is_real
         and view["has_ended"]
         and job.status != Job.Status.CANCELLED
-        and may(request.user, REQUEST_RELEASE, workspace),
+        and may(request.user, REQUEST_RELEASE, job),
     }
 
 
@@ -165,7 +166,7 @@ def job_status(request, slug, job_id):
 @login_required
 @require_POST
 def job_cancel(request, slug, job_id):
-    _, job = _job_for(request, slug, job_id, SUBMIT_JOBS)
+    _, job = _job_for(request, slug, job_id)
     try:
         services.cancel_job(job=job, by=request.user)
     except ValidationError as error:
@@ -184,6 +185,7 @@ def job_cancel(request, slug, job_id):
 @require_POST
 def job_rerun(request, slug, job_id):
     _, job = _job_for(request, slug, job_id, SUBMIT_JOBS)
+    authorize(request.user, SUBMIT_JOBS, job)  # one's own job only
     try:
         new = services.rerun_job(job=job, by=request.user)
     except ValidationError as error:

@@ -90,19 +90,36 @@ def test_a_researcher_cannot_approve(submitted, researcher):
         airlock.release(request=submitted, by=researcher)
 
 
-def test_nobody_reviews_their_own_request(real_job, workspace, checker):
-    # A member who is both researcher and checker asks for a release...
-    both = UserFactory(username="bo")
-    MembershipFactory(workspace=workspace, user=both, roles=["researcher", "output_checker"])
+def test_nobody_reviews_their_own_request(real_job, workspace, researcher, site_admin):
+    # Nobody holds both roles at once; but a researcher who asked for a release and
+    # then became a checker (a site admin's doing) still cannot review that request.
+    from workspaces import services as workspace_services
+    from workspaces.models import Membership
+
     request = airlock.create_request(
         job=real_job,
         description="mine",
-        by=both,
+        by=researcher,
         items=[(real_job.outputs.first(), "counts", "needed")],
     )
-    request = airlock.submit_request(request=request, by=both)
+    request = airlock.submit_request(request=request, by=researcher)
+    workspace_services.change_member_roles(
+        membership=Membership.objects.get(user=researcher, workspace=workspace),
+        roles=["output_checker"],
+        by=site_admin,
+    )
     with pytest.raises(PermissionDenied, match="own release request"):
-        airlock.vote(request=request, item=request.items.first(), decision="approve", by=both)
+        airlock.vote(request=request, item=request.items.first(), decision="approve", by=researcher)
+
+
+def test_a_researcher_cannot_ask_to_release_another_researchers_outputs(real_job, workspace):
+    other = UserFactory(username="ola")
+    MembershipFactory(workspace=workspace, user=other, roles=["researcher"])
+    with pytest.raises(PermissionDenied, match="submitted the job"):
+        airlock.create_request(
+            job=real_job, description="theirs", by=other,
+            items=[(real_job.outputs.first(), "counts", "needed")],
+        )  # fmt: skip
 
 
 def test_a_checker_of_another_workspace_sees_and_does_nothing(submitted, outsider):

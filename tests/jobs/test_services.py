@@ -59,3 +59,34 @@ def test_only_researchers_submit(request, workspace, ready_version, member):
 def test_a_dataset_of_another_workspace_cannot_be_used(other_workspace, outsider, ready_version):
     with pytest.raises(PermissionDenied):
         submit(other_workspace, outsider, ready_version)
+
+
+def test_only_the_submitter_cancels_or_reruns_a_job(queued, workspace):
+    from tests.factories import MembershipFactory, UserFactory
+
+    other = UserFactory(username="ola")
+    MembershipFactory(workspace=workspace, user=other, roles=["researcher"])
+    job = queued()
+    with pytest.raises(PermissionDenied, match="job's submitter, or an owner"):
+        services.cancel_job(job=job, by=other)
+    with pytest.raises(PermissionDenied, match="submitted the job"):
+        services.rerun_job(job=job, by=other)
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+
+
+def test_an_owner_may_stop_anyones_job_and_it_is_audited_as_such(queued, owner):
+    job = services.cancel_job(job=queued(), by=owner)
+    assert job.status == Job.Status.CANCELLED
+    event = AuditEvent.objects.get(action="job.stopped_by_owner")
+    assert event.actor == owner
+
+
+def test_a_rerun_records_what_it_reruns_in_the_same_transaction(queued, researcher):
+    job = queued()
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.FINISHED)
+
+    new = services.rerun_job(job=job, by=researcher)
+    assert new.rerun_of == job
+    event = AuditEvent.objects.filter(action="job.submitted").latest("pk")
+    assert event.details["rerun_of"] == job.pk
