@@ -33,17 +33,28 @@ Status = ReleaseRequest.Status
 
 
 def approvals_required(job: Job) -> int:
-    """The most any of the job's datasets' classification tiers asks for."""
+    """The most any of the job's datasets' classification tiers asks for, now.
+
+    A request keeps the most it ever needed: fixed when it is made, raised (never
+    lowered) whenever it changes hands, so reclassifying a dataset downwards cannot
+    make a request easier to approve."""
     tiers = {version.dataset.classification for version in job.dataset_versions.all()}
     return max((settings.TRE_RELEASE_APPROVALS.get(tier, 2) for tier in tiers), default=2)
 
 
 def _locked(request: ReleaseRequest) -> ReleaseRequest:
-    return (
+    """The request, locked for the change; its approvals raised if a dataset of its job
+    was classified more strictly since (they never fall: see `approvals_required`)."""
+    request = (
         ReleaseRequest.objects.select_for_update()
         .select_related("job__workspace")
         .get(pk=request.pk)
     )
+    now_required = approvals_required(request.job)
+    if now_required > request.approvals_required:
+        request.approvals_required = now_required
+        request.save(update_fields=["approvals_required"])
+    return request
 
 
 def _check_output(job: Job, output: JobOutput) -> None:

@@ -97,6 +97,12 @@ RULES = {
         lambda user, request, roles: request.requested_by_id != user.pk,
         "nobody reviews their own release request",
     ),
+    "ready_or_steward": Rule(
+        lambda user, version, roles: (
+            version.status == "ready" or (Role.OUTPUT_CHECKER in roles and is_data_steward(user))
+        ),
+        "until a data steward has decided on its columns, an upload is theirs alone",
+    ),
     "requester_or_checker": Rule(
         lambda user, request, roles: (
             request.requested_by_id == user.pk or Role.OUTPUT_CHECKER in roles
@@ -158,6 +164,7 @@ ACTIONS: dict[str, Action] = {
             VIEW_DATASETS,
             "See datasets' schemas and browse their synthetic samples",
             frozenset({Role.RESEARCHER, Role.OUTPUT_CHECKER}),
+            rules={"DatasetVersion": "ready_or_steward"},
         ),
         Action(
             MANAGE_DATASETS,

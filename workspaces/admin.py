@@ -219,6 +219,25 @@ class DatasetVersionInline(admin.TabularInline):
         return False
 
 
+class DatasetAdminForm(forms.ModelForm):
+    reason = forms.CharField(
+        max_length=500,
+        required=False,
+        help_text="Why the classification changes (needed then; kept in the audit trail).",
+    )
+
+    class Meta:
+        model = Dataset
+        fields = ["classification", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        changed = "classification" in self.changed_data
+        if changed and not (cleaned.get("reason") or "").strip():
+            self.add_error("reason", "Say why the classification changes.")
+        return cleaned
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     """Datasets are ingested and erased through the portal or `manage.py ingest_dataset`,
@@ -229,7 +248,10 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "workspace__name", "workspace__slug"]
     list_select_related = ["workspace", "created_by"]
     readonly_fields = ["workspace", "name", "created_at", "created_by", "erased_at"]
-    fields = [*readonly_fields[:2], "classification", "description", *readonly_fields[2:]]
+    form = DatasetAdminForm
+    fields = [
+        *readonly_fields[:2], "classification", "description", "reason", *readonly_fields[2:]
+    ]  # fmt: skip
     inlines = [DatasetVersionInline]
 
     def has_add_permission(self, request):
@@ -243,6 +265,7 @@ class DatasetAdmin(admin.ModelAdmin):
             dataset=obj,
             classification=obj.classification,
             description=obj.description,
+            reason=form.cleaned_data.get("reason", ""),
             by=request.user,
         )
 

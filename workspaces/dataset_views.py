@@ -10,7 +10,7 @@ import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -33,32 +33,18 @@ from workspaces.views import get_workspace_for
 PAGE_SIZE = 50
 
 
-def _may_see_datasets(request, workspace) -> bool:
-    return may(request.user, VIEW_DATASETS, workspace) or may(
-        request.user, MANAGE_DATASETS, workspace
-    )
-
-
-def _dataset_for(request, slug, dataset_id, action=None):
+def _dataset_for(request, slug, dataset_id, action=VIEW_DATASETS):
     """The workspace and dataset; 404 for non-members, 403 for members without the right."""
-    if action is not None:
-        workspace = get_workspace_for(request, slug, action)
-    else:
-        workspace = get_workspace_for(request, slug)
-        if not _may_see_datasets(request, workspace):
-            raise PermissionDenied
+    workspace = get_workspace_for(request, slug, action)
     dataset = get_object_or_404(Dataset, pk=dataset_id, workspace=workspace, erased_at=None)
     return workspace, dataset
 
 
-def _version_for(request, slug, dataset_id, number, action=None):
+def _version_for(request, slug, dataset_id, number, action=VIEW_DATASETS):
     workspace, dataset = _dataset_for(request, slug, dataset_id, action)
     version = get_object_or_404(DatasetVersion, dataset=dataset, number=number)
-    # Until the steward has decided, the upload is theirs alone.
-    if version.status != DatasetVersion.Status.READY and not may(
-        request.user, MANAGE_DATASETS, workspace
-    ):
-        raise Http404("No such version.")
+    if not may(request.user, VIEW_DATASETS, version):
+        raise Http404("No such version.")  # until decided, as if it did not exist
     return workspace, dataset, version
 
 
@@ -182,11 +168,15 @@ def version_new(request, slug, dataset_id):
 def dataset_settings(request, slug, dataset_id):
     _, dataset = _dataset_for(request, slug, dataset_id, MANAGE_DATASETS)
     form = DatasetSettingsForm(request.POST)
-    if form.is_valid():
-        services.update_dataset(dataset=dataset, by=request.user, **form.cleaned_data)
-        messages.success(request, "Saved.")
-    else:
+    if not form.is_valid():
         messages.error(request, "Choose a classification.")
+        return redirect(dataset.get_absolute_url())
+    try:
+        services.update_dataset(dataset=dataset, by=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Saved.")
     return redirect(dataset.get_absolute_url())
 
 

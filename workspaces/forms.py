@@ -94,6 +94,12 @@ class VersionUploadForm(forms.Form):
 class DatasetSettingsForm(forms.Form):
     classification = forms.ChoiceField(choices=Classification.choices)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Why the classification changes",
+        help_text="Needed when the classification changes; recorded in the audit trail.",
+    )
 
 
 class EraseForm(forms.Form):

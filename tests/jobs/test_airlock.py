@@ -262,3 +262,28 @@ def test_a_release_form_with_a_mistake_comes_back_filled_in(client, real_job, re
     assert 'value="counts"' in content
     assert "checked" in content
     assert not ReleaseRequest.objects.exists()
+
+
+def test_reclassifying_a_dataset_never_lowers_what_a_request_needs(
+    submitted, ready_version, checker
+):
+    from workspaces import services as workspace_services
+
+    needed = submitted.approvals_required
+    dataset = ready_version.dataset
+    with pytest.raises(ValidationError, match="Say why"):
+        workspace_services.update_dataset(
+            dataset=dataset, classification="public", description="", by=checker
+        )
+    workspace_services.update_dataset(
+        dataset=dataset, classification="public", description="", by=checker, reason="test"
+    )
+    airlock.vote(request=submitted, item=submitted.items.first(), decision="approve", by=checker)
+    submitted.refresh_from_db()
+    assert submitted.approvals_required == needed
+    workspace_services.update_dataset(
+        dataset=dataset, classification="restricted", description="", by=checker, reason="up"
+    )
+    airlock.vote(request=submitted, item=submitted.items.first(), decision="approve", by=checker)
+    submitted.refresh_from_db()
+    assert submitted.approvals_required == max(needed, 2)

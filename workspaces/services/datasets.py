@@ -462,20 +462,32 @@ def summarise_synthetic(frame, kinds: dict[str, str], bins: int = 12) -> dict:
     return summary
 
 
-def update_dataset(*, dataset: Dataset, classification: str, description: str, by) -> Dataset:
+def update_dataset(
+    *, dataset: Dataset, classification: str, description: str, by, reason: str = ""
+) -> Dataset:
+    """Change a dataset's classification or description. A new classification needs a
+    reason, kept in the audit trail; release requests already submitted keep the
+    approvals they needed (jobs.airlock: they never fall)."""
     authorize(by, MANAGE_DATASETS, dataset.workspace)
     if classification not in Classification.values:
         raise ValidationError("Unknown classification.")
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
         before = dataset.classification
+        if before != classification and not reason.strip():
+            raise ValidationError(
+                {"reason": "Say why the classification changes: it goes in the audit trail."}
+            )
         dataset.classification, dataset.description = classification, description
         dataset.save(update_fields=["classification", "description"])
         audit.record(
             action="dataset.changed",
             by=by,
             target=dataset,
-            details={"classification": {"before": before, "after": classification}},
+            details={
+                "classification": {"before": before, "after": classification},
+                "reason": reason.strip()[:500],
+            },
         )
     return dataset
 
