@@ -362,12 +362,16 @@ def reject_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
 
 def release(*, request: ReleaseRequest, by) -> ReleaseRequest:
     """Make an approved request's outputs downloadable by the workspace's researchers."""
-    request = _decide(request, by, Status.RELEASED, "released")
-    JobOutput.objects.filter(requests__request=request).update(released_at=timezone.now())
-    return request
+    return _decide(
+        request, by, Status.RELEASED, "released",
+        # In the decision's transaction: released and downloadable are one change.
+        then=lambda request: JobOutput.objects.filter(requests__request=request).update(
+            released_at=timezone.now()
+        ),
+    )  # fmt: skip
 
 
-def _decide(request, by, status, words) -> ReleaseRequest:
+def _decide(request, by, status, words, then=None) -> ReleaseRequest:
     with transaction.atomic():
         request = _locked(request)
         authorize(by, REVIEW_RELEASE, request)
@@ -375,6 +379,8 @@ def _decide(request, by, status, words) -> ReleaseRequest:
         request.decided_at = timezone.now()
         request.decided_by = by
         request.save()
+        if then is not None:
+            then(request)
         audit.record(action=f"release.{status}", by=by, target=request)
         researcher = get_user_model().objects.get(pk=request.requested_by_id)
         transaction.on_commit(

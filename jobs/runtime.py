@@ -17,6 +17,7 @@ import shutil
 import socket
 import tempfile
 import time
+import traceback
 from dataclasses import fields
 from pathlib import Path
 
@@ -101,8 +102,12 @@ def run_job(*, job_id: int) -> Job | None:
     workdir = Path(tempfile.mkdtemp(prefix=f"tre-job-{job.pk}-", dir=settings.TRE_JOB_DIR))
     try:
         return _run_in(job, workdir)
-    except Exception:
-        logger.exception("Job %s failed in the worker", job.pk)
+    except Exception as error:
+        # Its type and frames only: the message could quote what the script wrote.
+        logger.error(
+            "Job %s failed in the worker: %s\n%s",
+            job.pk, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
+        )  # fmt: skip
         # Not the error's type: what broke the worker may depend on what the script wrote.
         return _finish(job, Job.Status.FAILED, "The platform failed to finish this run.")
     finally:

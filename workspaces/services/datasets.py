@@ -5,6 +5,7 @@ decisions, audit details) holds names, kinds and counts only.
 """
 
 import logging
+import traceback
 from dataclasses import dataclass
 from functools import partial
 
@@ -396,14 +397,26 @@ def build_synthetic_sample(*, sample: SyntheticSample) -> SyntheticSample:
         table = tabular.to_arrow(result.sample, kinds)
         synthetic_file = _write_parquet([table], kinds, synthetic_profiler, "synthetic")
     except Exception as error:
-        # The message names the kind of failure only: an exception's text could quote data.
-        logger.exception("Synthetic sample %s failed", sample.pk)
-        SyntheticSample.objects.filter(pk=sample.pk).update(
-            status=SyntheticSample.Status.FAILED,
-            error=f"Building the sample failed ({type(error).__name__}).",
-            finished_at=timezone.now(),
-        )
-        return SyntheticSample.objects.get(pk=sample.pk)
+        # The message names the kind of failure only: an exception's text could quote
+        # data, so the log has its type and frames, never its message.
+        logger.error(
+            "Synthetic sample %s failed: %s\n%s",
+            sample.pk, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
+        )  # fmt: skip
+        with transaction.atomic():
+            SyntheticSample.objects.filter(pk=sample.pk).update(
+                status=SyntheticSample.Status.FAILED,
+                error=f"Building the sample failed ({type(error).__name__}).",
+                finished_at=timezone.now(),
+            )
+            failed = SyntheticSample.objects.select_related("version__dataset").get(pk=sample.pk)
+            audit.record(
+                action="synthetic_sample.failed",
+                target=failed,
+                workspace=failed.version.dataset.workspace,
+                details={"error": type(error).__name__},
+            )
+        return failed
 
     with transaction.atomic():
         sample = SyntheticSample.objects.select_for_update().get(pk=sample.pk)
