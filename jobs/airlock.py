@@ -25,9 +25,8 @@ from jobs.models import (
     SupportingFile,
     Vote,
 )
-from tre import audit
+from tre import audit, vault
 from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, authorize
-from workspaces import vault
 
 Status = ReleaseRequest.Status
 

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from jobs import channels, disclosure, sandbox
 from jobs.models import Job, JobOutput
-from tre import audit, celery_app
-from workspaces import tabular, vault
+from tre import audit, celery_app, vault
+from workspaces import tabular
 from workspaces.models import SyntheticSample, Workspace
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,8 @@ from django.views.decorators.http import require_POST
 from jobs import channels, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
-from tre import audit, files
+from tre import audit, files, vault
 from tre.permissions import CANCEL_JOB, REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, authorize, may
-from workspaces import vault
 from workspaces.views import get_workspace_for
 
 PREVIEW_ROWS = 200

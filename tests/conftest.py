@@ -192,7 +192,7 @@ def celery_worker_process(
 
 def use_data_dir(settings, directory):
     """Point dataset storage and the master key file at `directory`."""
-    from workspaces import vault
+    from tre import vault
 
     settings.STORAGES = {
         **settings.STORAGES,
@@ -209,7 +209,7 @@ def use_data_dir(settings, directory):
 @pytest.fixture(autouse=True)
 def private_storage(settings, tmp_path):
     """Each test's dataset files and master key in its own temporary directory."""
-    from workspaces import vault
+    from tre import vault
 
     yield use_data_dir(settings, tmp_path)
     vault.master_key.cache_clear()

@@ -65,7 +65,7 @@ def admissions_csv(rows: int = 300, seed: int = 7) -> str:
 def job_output(job, name: str, content: bytes = b"ward,n\nA,12\n", **fields):
     """A stored (encrypted) table output of `job`, as the worker would leave it."""
     from jobs.models import JobOutput
-    from workspaces import vault
+    from tre import vault
 
     encrypted = vault.write_encrypted("output", lambda sink: sink.write(content))
     values = {"type": "table", "kind": "frequency", "filename": f"{name}.csv", **fields}

@@ -38,7 +38,7 @@ from pathlib import PurePosixPath
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from workspaces import vault
+from tre import vault
 
 PNG = "image/png"
 CSV = "text/csv; charset=utf-8"

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
-from workspaces import crypto
+from tre import crypto
 
 
 class EncryptedUpload(UploadedFile):

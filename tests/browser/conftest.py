@@ -81,7 +81,7 @@ def sign_in(page):
 @pytest.fixture(autouse=True)
 def private_storage(settings, worker_data_dir):
     """The live server, this test and the worker process share storage and master key."""
-    from workspaces import vault
+    from tre import vault
 
     yield use_data_dir(settings, worker_data_dir)
     vault.master_key.cache_clear()

@@ -4,8 +4,8 @@ import pytest
 
 from jobs import runtime
 from jobs.models import Job, JobOutput
+from tre import vault
 from tre.models import AuditEvent
-from workspaces import vault
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 
 from tests import hostile_files
-from tre import files
-from workspaces import vault
+from tre import files, vault
 
 pytestmark = pytest.mark.django_db
 

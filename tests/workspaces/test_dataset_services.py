@@ -2,8 +2,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from tests.factories import admissions_csv, upload_of
+from tre import vault
 from tre.models import AuditEvent
-from workspaces import services, vault
+from workspaces import services
 from workspaces.models import DataKey, Dataset, DatasetVersion, EncryptedFile, SyntheticSample
 from workspaces.services.datasets import read_table, suggested_decisions
 
@@ -219,7 +220,7 @@ def test_impossible_decisions_are_refused_and_change_nothing(workspace, checker)
 
 
 def test_a_flipped_byte_in_storage_is_detected(workspace, checker, private_storage):
-    from workspaces.crypto import IntegrityError
+    from tre.crypto import IntegrityError
 
     version = decide(ingest(workspace, checker), checker)
     path = private_storage / version.data_file.storage_name
@@ -278,7 +279,7 @@ def test_erasing_a_dataset_erases_every_version(
 
 
 def test_the_master_key_never_lands_in_the_database(workspace, checker):
-    from workspaces import crypto
+    from tre import crypto
 
     decide(ingest(workspace, checker), checker)
     master = vault.master_key()
@@ -288,7 +289,7 @@ def test_the_master_key_never_lands_in_the_database(workspace, checker):
 
 
 def test_a_wrong_master_key_is_a_clear_error(workspace, checker, monkeypatch):
-    from workspaces import crypto
+    from tre import crypto
 
     version = decide(ingest(workspace, checker), checker)
     monkeypatch.setenv("TRE_MASTER_KEY", vault.generate_master_key())

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from workspaces.synthesis import SynthesisSettings, synthesise
-from workspaces.synthesis_columns import OTHER
+from workspaces.synthesis.columns import OTHER
 
 SETTINGS = SynthesisSettings(n_rows=1000, seed=11)
 BOOLEANS = {"a": "boolean", "b": "boolean", "c": "boolean"}

@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from tre import audit
+from tre import audit, vault
 from tre.permissions import MANAGE_DATASETS, authorize
-from workspaces import deidentify, identifiers, tabular, vault
+from workspaces import deidentify, identifiers, tabular
 from workspaces.models import (
     Classification,
     Dataset,

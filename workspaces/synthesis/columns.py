@@ -38,7 +38,7 @@ MAX_DECIMALS = 6
 _RESOLUTIONS = ("D", "h", "m", "s", "ms", "us", "ns")
 
 
-def _build_column(series, name, kind, is_opaque, split, settings):
+def build_column(series, name, kind, is_opaque, split, settings):
     if kind in ("integer", "float", "date", "datetime"):
         return _NumericColumn(series, name, kind, split, settings)
     if kind == "boolean":
@@ -482,7 +482,7 @@ def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return extended[codes]
 
 
-def _normal_scores(columns, values, rng) -> np.ndarray:
+def normal_scores(columns, values, rng) -> np.ndarray:
     if not columns:
         return np.zeros((len(values[0]) if values else 0, 0))
     return np.column_stack(
@@ -490,7 +490,7 @@ def _normal_scores(columns, values, rng) -> np.ndarray:
     )
 
 
-def _pairwise_correlation(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pairwise_correlation(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Correlations of normal scores over the rows where both columns are observed, and the
     number of such rows per pair.
 
@@ -532,7 +532,7 @@ def _normal_density(points: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * np.square(points)) / math.sqrt(2 * math.pi)
 
 
-def _row_hashes(key_columns: Sequence[np.ndarray]) -> np.ndarray:
+def row_hashes(key_columns: Sequence[np.ndarray]) -> np.ndarray:
     """One 64-bit hash per row of normalised values; equal rows always hash equal."""
     frame = pd.DataFrame({index: _canonical(key) for index, key in enumerate(key_columns)})
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
@@ -545,10 +545,10 @@ def _canonical(key: np.ndarray) -> np.ndarray:
     return normalised
 
 
-def _is_copy(columns, values, rows, real_hashes) -> np.ndarray:
+def is_copy(columns, values, rows, real_hashes) -> np.ndarray:
     if not real_hashes.size or not rows.size:
         return np.zeros(rows.size, dtype=bool)
-    hashes = _row_hashes([column.key(v[rows]) for column, v in zip(columns, values, strict=True)])
+    hashes = row_hashes([column.key(v[rows]) for column, v in zip(columns, values, strict=True)])
     position = np.minimum(np.searchsorted(real_hashes, hashes), real_hashes.size - 1)
     return real_hashes[position] == hashes
 

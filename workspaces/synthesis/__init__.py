@@ -54,9 +54,9 @@ Privacy guards, each enforced rather than merely reported:
 The report carries only aggregate distances and counts, never a value from the data.
 
 Where the pieces are: this module holds the settings, `synthesise`, the copula fit and the
-sampler, and the exact-copy guard; `synthesis_columns.py` holds the model of each column (its
+sampler, and the exact-copy guard; `columns.py` holds the model of each column (its
 marginal, normal scores and output), the correlation of normal scores and the row hashes the
-guard compares; `synthesis_report.py` builds the fidelity and privacy report.
+guard compares; `report.py` builds the fidelity and privacy report.
 """
 
 from __future__ import annotations
@@ -68,14 +68,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from workspaces.synthesis_columns import (
-    _build_column,
-    _is_copy,
-    _normal_scores,
-    _pairwise_correlation,
-    _row_hashes,
+from workspaces.synthesis.columns import (
+    build_column,
+    is_copy,
+    normal_scores,
+    pairwise_correlation,
+    row_hashes,
 )
-from workspaces.synthesis_report import DCR_MAX_ROWS, _build_report
+from workspaces.synthesis.report import DCR_MAX_ROWS, build_report
 
 KINDS = frozenset({"integer", "float", "boolean", "date", "datetime", "string"})
 COPY_GUARD_ROUNDS = 5
@@ -149,21 +149,21 @@ def synthesise(
 
     split = _split_rows(len(real), settings, rng)
     columns = [
-        _build_column(real[name], name, kinds[name], name in opaque_columns, split, settings)
+        build_column(real[name], name, kinds[name], name in opaque_columns, split, settings)
         for name in real.columns
     ]
     report_progress(0.3)
 
     copula_columns = [column for column in columns if column.in_copula]
-    real_scores = _normal_scores(copula_columns, [c.train_values for c in copula_columns], rng)
-    real_correlation, pairs = _pairwise_correlation(real_scores)
+    real_scores = normal_scores(copula_columns, [c.train_values for c in copula_columns], rng)
+    real_correlation, pairs = pairwise_correlation(real_scores)
     attenuation = np.array([column.attenuation() for column in copula_columns])
     latent_correlation = _latent_correlation(real_correlation, pairs, attenuation)
     sampler = _Sampler(columns, _positive_definite_factor(latent_correlation))
     report_progress(0.5)
 
     values = sampler.draw(settings.n_rows, rng)
-    real_hashes = np.unique(_row_hashes([column.real_key for column in columns]))
+    real_hashes = np.unique(row_hashes([column.real_key for column in columns]))
     values, copy_guard = _remove_copies(values, columns, sampler, real_hashes, rng)
     report_progress(0.8)
 
@@ -173,7 +173,7 @@ def synthesise(
             for column, column_values in zip(columns, values, strict=True)
         }
     )
-    report = _build_report(
+    report = build_report(
         columns=columns,
         synthetic=values,
         real_hashes=real_hashes,
@@ -331,20 +331,20 @@ def _remove_copies(values, columns, sampler, real_hashes, rng):
     Hash collisions between different rows only cause needless redraws, never a missed copy.
     """
     all_rows = np.arange(len(values[0]))
-    is_copy = _is_copy(columns, values, all_rows, real_hashes)
-    guard = {"initial_copies": int(is_copy.sum()), "rows_perturbed": 0, "rows_dropped": 0}
+    copied = is_copy(columns, values, all_rows, real_hashes)
+    guard = {"initial_copies": int(copied.sum()), "rows_perturbed": 0, "rows_dropped": 0}
     for step in ("redraw", "perturb"):
         for _ in range(COPY_GUARD_ROUNDS):
-            rows = np.flatnonzero(is_copy)
+            rows = np.flatnonzero(copied)
             if not rows.size:
                 break
             if step == "redraw":
                 sampler.redraw(values, rows, rng)
             else:
                 sampler.perturb(values, rows, rng)
-            is_copy[rows] = _is_copy(columns, values, rows, real_hashes)
+            copied[rows] = is_copy(columns, values, rows, real_hashes)
         if step == "redraw":
-            guard["rows_perturbed"] = int(is_copy.sum())
-    guard["rows_dropped"] = int(is_copy.sum())
-    kept = [column_values[~is_copy] for column_values in values]
+            guard["rows_perturbed"] = int(copied.sum())
+    guard["rows_dropped"] = int(copied.sum())
+    kept = [column_values[~copied] for column_values in values]
     return kept, guard

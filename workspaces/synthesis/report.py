@@ -14,7 +14,7 @@ from dataclasses import asdict
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from workspaces.synthesis_columns import _is_copy, _normal_scores, _pairwise_correlation
+from workspaces.synthesis.columns import is_copy, normal_scores, pairwise_correlation
 
 # Rows compared in the distance-to-closest-record report: brute-force nearest neighbours on
 # 5,000 x 5,000 rows takes a fraction of a second, and the medians are stable well before that.
@@ -22,12 +22,12 @@ DCR_MAX_ROWS = 5000
 DECIMALS = 4
 
 
-def _build_report(
+def build_report(
     *, columns, synthetic, real_hashes, real_correlation, copy_guard, rows_real, settings, rng
 ) -> dict:
     rows_synthetic = len(synthetic[0])
     all_rows = np.arange(rows_synthetic)
-    copies = _is_copy(columns, synthetic, all_rows, real_hashes)
+    copies = is_copy(columns, synthetic, all_rows, real_hashes)
     column_report = {}
     for column, synthetic_values in zip(columns, synthetic, strict=True):
         distance = column.distance(column.train_values, synthetic_values)
@@ -64,8 +64,8 @@ def _correlation_difference(columns, synthetic, real_correlation, rng) -> dict |
     copula = [(c, v) for c, v in zip(columns, synthetic, strict=True) if c.in_copula]
     if len(copula) < 2 or len(synthetic[0]) < 3:
         return None
-    scores = _normal_scores([c for c, _ in copula], [v for _, v in copula], rng)
-    synthetic_correlation, _ = _pairwise_correlation(scores)
+    scores = normal_scores([c for c, _ in copula], [v for _, v in copula], rng)
+    synthetic_correlation, _ = pairwise_correlation(scores)
     upper = np.triu_indices(len(copula), k=1)
     difference = np.abs(real_correlation - synthetic_correlation)[upper]
     return {

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from workspaces import crypto
-from workspaces.crypto import SEGMENT_SIZE, DecryptingReader, EncryptingWriter, IntegrityError
+from tre import crypto
+from tre.crypto import SEGMENT_SIZE, DecryptingReader, EncryptingWriter, IntegrityError
 
 
 def encrypt(plaintext: bytes, key: bytes) -> bytes:

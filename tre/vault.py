@@ -1,4 +1,4 @@
-"""Keys and encrypted files: the Django side of workspaces.crypto.
+"""Keys and encrypted files: the Django side of tre.crypto.
 
 The master key comes from the environment (TRE_MASTER_KEY, base64) or a key file
 (TRE_MASTER_KEY_FILE), never from the database. Each stored file has its own data key,
@@ -21,7 +21,7 @@ from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
 
-from workspaces import crypto
+from tre import crypto
 from workspaces.models import DataKey, EncryptedFile, Workspace
 
 
