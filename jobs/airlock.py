@@ -27,6 +27,7 @@ from jobs.models import (
 )
 from tre import audit, vault
 from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, authorize
+from workspaces.tiers import tier_policy
 
 Status = ReleaseRequest.Status
 
@@ -37,8 +38,9 @@ def approvals_required(job: Job) -> int:
     A request keeps the most it ever needed: fixed when it is made, raised (never
     lowered) whenever it changes hands, so reclassifying a dataset downwards cannot
     make a request easier to approve."""
-    tiers = {version.dataset.classification for version in job.dataset_versions.all()}
-    return max((settings.TRE_RELEASE_APPROVALS.get(tier, 2) for tier in tiers), default=2)
+    return tier_policy(
+        version.dataset.classification for version in job.dataset_versions.all()
+    ).approvals
 
 
 def _locked(request: ReleaseRequest) -> ReleaseRequest:

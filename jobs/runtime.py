@@ -31,6 +31,7 @@ from jobs.models import Job, JobOutput
 from tre import audit, celery_app, vault
 from workspaces import tabular
 from workspaces.models import SyntheticSample, Workspace
+from workspaces.tiers import tier_policy
 
 logger = logging.getLogger(__name__)
 
@@ -228,9 +229,7 @@ def _disclosure_context(job: Job, frames: list) -> dict:
     people (pseudonymised, or flagged by the identifier scan and kept), so an output
     holding one of them fails. Text columns only: short numbers would match counts.
     """
-    tiers = [version.dataset.classification for version in job.dataset_versions.all()]
-    order = ["public", "internal", "confidential", "restricted"]
-    strictest = max(tiers, key=order.index, default="restricted")
+    policy = tier_policy(version.dataset.classification for version in job.dataset_versions.all())
     sensitive: set[str] = set()
     for version, frame in zip(job.dataset_versions.all(), frames, strict=True):
         identifying = {decision["column"] for decision in version.decisions
@@ -241,9 +240,7 @@ def _disclosure_context(job: Job, frames: list) -> dict:
             if values.dtype.kind not in "biufcmM":
                 sensitive.update(str(value) for value in values.unique())
     return {
-        "thresholds": disclosure.Thresholds.from_dict(
-            settings.TRE_DISCLOSURE_THRESHOLDS.get(strictest, {})
-        ),
+        "thresholds": disclosure.Thresholds.from_dict(policy.thresholds),
         "input_rows": max((len(frame) for frame in frames), default=0),
         "sensitive_values": frozenset(sensitive),
     }
