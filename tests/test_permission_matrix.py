@@ -244,3 +244,54 @@ def test_a_member_of_one_workspace_cannot_touch_memberships_of_another(
     response = client.post(f"/workspaces/{workspace.slug}/members/{foreign.pk}/remove/")
     assert response.status_code == 404
     assert Membership.objects.filter(pk=foreign.pk).exists()
+
+
+# --- object rules: actions done to one job, request or version ---------------------------
+# Every (action, model) pair that tre.permissions gives an object rule is listed here,
+# with whom it lets through: `test_every_object_rule_is_in_the_matrix` keeps it complete.
+# Principals: the job's submitter and request's maker ("submitter"), another researcher of
+# the workspace ("colleague"), an owner, an output checker (also the site's data steward),
+# an output checker who is not a steward ("plain_checker").
+RULE_PRINCIPALS = ["submitter", "colleague", "owner", "checker", "plain_checker"]
+Y, N = True, False
+# fmt: off
+OBJECT_RULES = {
+    ("submit_jobs", "Job"): (Y, N, N, N, N),  # re-run: one's own job
+    ("cancel_job", "Job"): (Y, N, Y, N, N),  # an owner may stop any
+    ("request_release", "Job"): (Y, N, N, N, N),
+    ("request_release", "ReleaseRequest"): (Y, N, N, N, N),
+    ("view_release", "ReleaseRequest"): (Y, N, N, Y, Y),
+    ("review_release", "ReleaseRequest"): (N, N, N, Y, Y),
+    ("view_datasets", "DatasetVersion"): (N, N, N, Y, N),  # one awaiting decisions
+}
+# fmt: on
+
+
+def test_every_object_rule_is_in_the_matrix():
+    from tre.permissions import ACTIONS
+
+    declared = {(name, model) for name, action in ACTIONS.items() for model in action.rules}
+    assert declared == set(OBJECT_RULES)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("action", "model"), list(OBJECT_RULES))
+def test_object_rules(action, model, workspace, owner, researcher, checker, release_request,
+                      ready_version):  # fmt: skip
+    from tests.factories import MembershipFactory, UserFactory
+    from tre.permissions import may
+
+    colleague = UserFactory(username="cole")
+    MembershipFactory(workspace=workspace, user=colleague, roles=["researcher"])
+    plain_checker = UserFactory(username="pia")
+    MembershipFactory(workspace=workspace, user=plain_checker, roles=["output_checker"])
+    awaiting = DatasetVersion(dataset=ready_version.dataset, number=99, status="awaiting_decisions")
+    target = {
+        "Job": release_request.job,
+        "ReleaseRequest": release_request,
+        "DatasetVersion": awaiting,
+    }[model]
+    people = dict(zip(RULE_PRINCIPALS, [researcher, colleague, owner, checker, plain_checker],
+                      strict=True))  # fmt: skip
+    got = tuple(may(people[name], action, target) for name in RULE_PRINCIPALS)
+    assert got == OBJECT_RULES[(action, model)]

@@ -125,8 +125,12 @@ class Action:
     rules: dict[str, str] = field(default_factory=dict)
     # Mirrored into guardian per workspace (the workspace-level grants).
     guardian: bool = True
+    # Done to the site, not in a workspace: only site staff with `staff_permission`.
+    site_level: bool = False
 
 
+CREATE_WORKSPACE = "create_workspace"
+CHANGE_WORKSPACE = "change_workspace"
 VIEW_WORKSPACE = "view_workspace"
 MANAGE_MEMBERS = "manage_members"
 GRANT_CHECKERS = "grant_checkers"
@@ -142,6 +146,22 @@ REVIEW_RELEASE = "review_release"
 ACTIONS: dict[str, Action] = {
     action.codename: action
     for action in [
+        Action(
+            CREATE_WORKSPACE,
+            "Create workspaces",
+            frozenset(),
+            staff_permission="workspaces.add_workspace",
+            guardian=False,
+            site_level=True,
+        ),
+        Action(
+            CHANGE_WORKSPACE,
+            "Change a workspace's name, description, job limits and quota",
+            frozenset(),
+            staff_permission="workspaces.change_workspace",
+            guardian=False,
+            site_level=True,
+        ),
         Action(
             VIEW_WORKSPACE,
             "See the workspace, its members, datasets and jobs",
@@ -254,8 +274,10 @@ def why_not(user, action: str, obj) -> str | None:
     spec = ACTIONS[action]  # an unknown action is a programming error, not a "no"
     if user is None or not user.is_authenticated or not user.is_active:
         return "sign in first"
-    workspace = _workspace_of(obj)
     staff = bool(spec.staff_permission and user.is_staff and user.has_perm(spec.staff_permission))
+    if spec.site_level:
+        return None if staff else f"only site admins may {spec.description.lower()}"
+    workspace = _workspace_of(obj)
     if spec.steward_only and not is_data_steward(user):
         return "only data stewards may do that"
     if spec.roles and not (staff or _granted(user, spec, workspace)):

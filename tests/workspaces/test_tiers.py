@@ -12,6 +12,7 @@ def test_the_strictest_classification_decides(settings):
     assert policy.thresholds == {"min_cell_count": 20}
 
 
-def test_no_classification_is_treated_as_restricted_and_unknown_tiers_need_two():
+def test_no_classification_is_treated_as_restricted_and_unnamed_tiers_need_two(settings):
+    settings.TRE_RELEASE_APPROVALS = {}
     assert tier_policy([]).classification == "restricted"
-    assert tier_policy(["confidential"]).approvals == 2
+    assert tier_policy(["public"]).approvals == 2

@@ -4,12 +4,20 @@ Each checks permission first, runs in one transaction and writes its audit entry
 that transaction. Views, the admin, management commands and tests all call these.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
 from tre import audit
-from tre.permissions import GRANT_CHECKERS, MANAGE_MEMBERS, STEWARD_GRANTED_ROLES, Role, authorize
+from tre.permissions import (
+    CHANGE_WORKSPACE,
+    CREATE_WORKSPACE,
+    GRANT_CHECKERS,
+    MANAGE_MEMBERS,
+    STEWARD_GRANTED_ROLES,
+    Role,
+    authorize,
+)
 from workspaces.models import Membership, Workspace, validate_roles
 
 
@@ -31,8 +39,7 @@ def authorize_role_change(*, by, workspace: Workspace, before, after) -> None:
 
 
 def create_workspace(*, name: str, by, slug: str = "", description: str = "") -> Workspace:
-    if not (by and by.is_active and by.is_staff and by.has_perm("workspaces.add_workspace")):
-        raise PermissionDenied("Only site admins create workspaces.")
+    authorize(by, CREATE_WORKSPACE, None)
     slug = slugify(slug or name)
     if not slug:
         raise ValidationError({"slug": "The workspace needs a name made of letters or digits."})
@@ -77,8 +84,7 @@ def update_workspace(
     job_limits: dict | None = None,
     real_runs_per_day: int | None = None,
 ) -> Workspace:
-    if not (by and by.is_active and by.is_staff and by.has_perm("workspaces.change_workspace")):
-        raise PermissionDenied("Only site admins change a workspace's details.")
+    authorize(by, CHANGE_WORKSPACE, workspace)
     with transaction.atomic():
         before = Workspace.objects.select_for_update().get(pk=workspace.pk)
         job_limits = before.job_limits if job_limits is None else validate_job_limits(job_limits)
