@@ -317,11 +317,15 @@ def queue_synthesis(sample_id: int) -> None:
     steward can queue it again from its page once the broker is back."""
     from kombu.exceptions import OperationalError
 
-    from workspaces.tasks import build_synthetic_sample_task
+    from tre import celery_app
 
     try:
-        build_synthetic_sample_task.apply_async(
-            (sample_id,), retry=True, retry_policy={"max_retries": 3, "interval_start": 0.5}
+        # By name: the tasks module imports this one, not the other way round.
+        celery_app.send_task(
+            "workspaces.tasks.build_synthetic_sample_task",
+            args=(sample_id,),
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.5},
         )
     except OperationalError:
         logger.warning("Could not queue synthetic sample %s: broker unavailable", sample_id)
