@@ -41,11 +41,16 @@ def researcher(workspace):
 
 def make_data_steward(user):
     """Site staff in the "Data stewards" group (workspaces' migration 0006)."""
-    from django.contrib.auth.models import Group
+    from django.contrib.auth.models import Group, Permission
 
+    # Made by the migration; made again after a transactional test's flush emptied it.
+    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="workspaces", codename="steward_data")
+    )
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    user.groups.add(Group.objects.get(name=STEWARD_GROUP))
+    user.groups.add(group)
     return type(user).objects.get(pk=user.pk)  # no stale permission cache
 
 

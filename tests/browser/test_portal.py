@@ -46,14 +46,15 @@ def test_owner_adds_a_member_who_then_sees_the_workspace(page, sign_in, workspac
     page.get_by_role("link", name="Manage members").click()
     form = page.get_by_test_id("add-member")
     form.get_by_label("Username or e-mail address").fill("nia")
-    form.get_by_label("Output checker").check()
+    # Output checkers are appointed by data stewards: an owner is not offered the role.
+    expect(form.get_by_label("Output checker")).to_have_count(0)
+    expect(form.get_by_test_id("checkers-by-stewards")).to_be_visible()
+    form.get_by_label("Researcher").check()
     form.get_by_role("button", name="Add member").click()
 
-    expect(page.get_by_role("status")).to_contain_text(
-        "Nia Newcomer (nia) joined as Output checker"
-    )
+    expect(page.get_by_role("status")).to_contain_text("Nia Newcomer (nia) joined as Researcher")
     expect(page.locator("tr[data-member=nia]")).to_be_visible()
-    assert Membership.objects.get(user__username="nia").roles == ["output_checker"]
+    assert Membership.objects.get(user__username="nia").roles == ["researcher"]
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/accounts/sign-in/"))

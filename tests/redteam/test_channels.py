@@ -100,7 +100,7 @@ OUTPUT_ITEM = (
     r"(?P<label>[A-Za-z][\w-]{0,63}|output \d+|full_log) "
     r"(table|metric|figure|text|log|other file)"
     r"( (pending|approved|changes requested|rejected|conflicted))?"
-    rf"( Automated checks: (pass|fail|needs human review)( rules: ({RULES})(, ({RULES}))*)?)?"
+    rf"( Automated checks: (pass|fail|needs human review)( rules: ({RULES})( ?, ({RULES}))*)?)?"
 )
 FIXED_SENTENCES = [
     "The checks' details (which cells, how many) are for the output checkers: a script could "
@@ -221,9 +221,10 @@ def checked_regions(html: str, allowed: set[str], script: str) -> tuple[str, lis
 
 @pytest.fixture
 def researcher_and_checker(db):
+    from tests.conftest import make_data_steward
     from tests.factories import UserFactory
 
-    return UserFactory(username="mallory"), UserFactory(username="steward")
+    return UserFactory(username="mallory"), make_data_steward(UserFactory(username="steward"))
 
 
 def real_workspace(which, researcher, checker, limits):

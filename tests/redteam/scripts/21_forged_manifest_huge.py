@@ -1,5 +1,5 @@
 # channel: a huge manifest, only when a value says so
-# allowed: job-figures
+# allowed: job-figures job-outputs release-choices release-items
 import json
 
 import tre_sdk

@@ -28,6 +28,17 @@ DEMO_USERS = {
 }
 
 
+def _steward_group():
+    """The "Data stewards" group (made by workspaces' migration 0006, again if deleted)."""
+    from django.contrib.auth.models import Permission
+
+    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="workspaces", codename="steward_data")
+    )
+    return group
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo users and workspace, and print fresh passwords."
 
@@ -70,7 +81,7 @@ class Command(BaseCommand):
                 user.set_password(passwords[username])
                 user.save()
                 if username in DATA_STEWARDS:
-                    user.groups.add(Group.objects.get(name=STEWARD_GROUP))
+                    user.groups.add(_steward_group())
                 membership = Membership.objects.filter(workspace=workspace, user=user).first()
                 if membership is None:
                     services.add_member(workspace=workspace, user=user, roles=roles, by=admin)
