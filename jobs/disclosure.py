@@ -1,42 +1,57 @@
 """The airlock's automated statistical disclosure control (SDC) checks of one output.
 
 The rules are ACRO's (the SACRO project's `acro` package) with its defaults, applied to
-files rather than to live pandas calls: the SDK (`jobs/sdk/tre_sdk.py`) records in the
-output's manifest entry what the rules need and the file cannot say (how many records a
-mean summarises, how far its largest contributors dominate it, which treatments were
-applied), and `check_output` reads the file and that entry and returns a verdict:
+files rather than to live pandas calls. `check_output` reads the file and returns a
+verdict:
 
 - "fail": the output breaks a rule and cannot be released as it is;
-- "review": nothing broke a rule, but a person must look (images, text, zeros...);
-- "pass": every rule that applies to it was checked and held.
+- "review": nothing broke a rule, but a person must look (images, text, zeros, or a
+  result that rests on what the script claimed);
+- "pass": every rule that applies to it was checked, from the file itself, and held.
 
-Researchers see the reasons of their eyes-off outputs, so a reason names a rule and the
-cells by position (row 3, column 2 of the table body), never a value or a label of the
-data. Plain Python, no Django: the worker adapts it.
+What the SDK records beside an output (its manifest entry: kind, cell counts and
+ratios, treatments) is written inside the sandbox by code the researcher controls, so it
+is a claim: `jobs.manifest` validates it, and here it only picks the rules and adds
+failures. It never makes an output pass: a statistics table's cell counts and ratios, a
+histogram's bar counts, a table's layout cannot be checked from the file, so a verdict
+resting on them is "review" with an "unverified-claims" reason; the treatments a table
+claims are recomputed from the file (`Verdict.treatments`). Names and descriptions
+written in the sandbox are checked for identifiers and row-level tuples like the
+content (`check_label`).
+
+Reasons name a rule and say where (cells by position, lines by number), never a value
+or a label of the data; they are for the output checkers. A script can choose by the
+data which cell fails, so before release a researcher sees only
+`Verdict.for_researcher()`: the status and the rules' names. Plain Python, no Django:
+the worker adapts it.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from jobs.disclosure_files import (
-    _ALLOWED_TEXT,
     ALLOWED_SUFFIXES,
+    ALLOWED_TEXT,
     PNG_SIGNATURE,
-    _file_reasons,
-    _png_problem,
+    file_reasons,
+    png_problem,
+    read_content,
 )
 from jobs.disclosure_rules import (
+    Inputs,
     Reason,
     Thresholds,
-    _figure_reasons,
-    _json_reasons,
-    _table_reasons,
-    _text_reasons,
+    check_label,
+    figure_reasons,
+    json_reasons,
+    table_reasons,
+    text_reasons,
 )
+from jobs.disclosure_values import RowValues
+from jobs.manifest import Entry, validate_entry
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -45,8 +60,10 @@ __all__ = [
     "PNG_SIGNATURE",
     "REVIEW",
     "Reason",
+    "RowValues",
     "Thresholds",
     "Verdict",
+    "check_label",
     "check_output",
     "worst_status",
 ]
@@ -54,27 +71,43 @@ __all__ = [
 PASS, REVIEW, FAIL = "pass", "review", "fail"
 _SEVERITY = {PASS: 0, REVIEW: 1, FAIL: 2}
 
-# The treatments the SDK records; anything else in a manifest is not shown.
-_TREATMENT = re.compile(r"^(suppressed \d+ cells? below \d+|rounded to base \d+)$")
-
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of the checks of one output."""
+    """The outcome of the checks of one output: its status, the reasons (for the output
+    checkers), each treatment the manifest claims with whether the file bears it out
+    ({"claim": "suppressed 2 cells below 10", "verified": True | False | None}), and
+    what was wrong with the manifest."""
 
     status: str
     reasons: list[Reason]
-    treatments: list[str]
+    treatments: list[dict]
+    # What was wrong with the manifest's record of this output, or with the manifest as
+    # a whole (fixed sentences, never a value): for the checkers, as a sign of a script
+    # writing its own manifest. Not a reason: the fields it concerns were dropped, which
+    # only leaves the output to stricter checks, and whether a manifest is well formed is
+    # the script's choice, so it must not change what a researcher sees.
+    manifest_problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        """The verdict as plain JSON-serialisable data."""
+        """The verdict as plain JSON-serialisable data, for the checkers."""
         return {
             "status": self.status,
             "reasons": [
                 {**asdict(reason), "cells": [list(cell) for cell in reason.cells]}
                 for reason in self.reasons
             ],
-            "treatments": list(self.treatments),
+            "treatments": [dict(treatment) for treatment in self.treatments],
+            "manifest_problems": list(self.manifest_problems),
+        }
+
+    def for_researcher(self) -> dict:
+        """What a researcher may see before release: the status and the names of the
+        rules it cites, nothing else (positions, counts and treatments are chosen by
+        the script, so they could carry data)."""
+        return {
+            "status": self.status,
+            "rules": sorted({reason.rule for reason in self.reasons}),
         }
 
 
@@ -90,6 +123,8 @@ _RULE_STATUS = {
     "zeros": REVIEW,
     "no-cell-data": REVIEW,
     "human-review": REVIEW,
+    "unverified-claims": REVIEW,
+    "treatments": REVIEW,
 }
 
 
@@ -101,67 +136,103 @@ def worst_status(statuses: Iterable[str]) -> str:
 def check_output(
     *,
     path: Path,
-    entry: dict,
+    entry: Entry | Mapping | None,
     input_rows: int,
     sensitive_values: frozenset[str],
     thresholds: Thresholds,
+    row_values: RowValues | None = None,
+    manifest_problems: Iterable[str] = (),
 ) -> Verdict:
     """Check one output file against the SDC rules.
 
-    `entry` is the output's manifest entry written by the SDK ({} for a file saved
-    without it; it was written inside the sandbox, so it can add checks but never
-    replaces what the file itself shows), `input_rows` the row count of the job's largest
-    input, `sensitive_values` the string forms of the values of the inputs' identifier
-    columns.
+    `entry` is what the manifest says of this file, as `jobs.manifest.read_manifest`
+    validated it (None for a file the SDK did not write; a raw mapping is validated here
+    first). `input_rows` is the row count of the job's largest input,
+    `sensitive_values` the text of the values of the inputs' identifying columns,
+    `row_values` the inputs' rows indexed once per run (`RowValues.from_frames`) to find
+    row-level tuples, `manifest_problems` what was wrong with the manifest as a whole
+    (`Manifest.problems`), which the verdict carries for the checkers with the entry's
+    own problems.
     """
-    entry = entry if isinstance(entry, dict) else {}
     path = Path(path)
-    treatments = _treatments(entry)
-    reasons = _file_reasons(path, thresholds)
+    entry = _as_entry(entry, path)
+    inputs = Inputs(
+        input_rows=input_rows,
+        sensitive_values=frozenset(sensitive_values or ()),
+        thresholds=thresholds,
+        row_values=row_values,
+    )
+    treatments = [
+        {"claim": claim, "verified": None} for claim in (entry.treatments if entry else ())
+    ]
+    reasons = file_reasons(path, thresholds)
     if reasons is None:
-        data = path.read_bytes()
-        reasons = _content_reasons(
-            path.suffix.lower(), data, entry, input_rows, sensitive_values, thresholds
-        )
+        data = read_content(path, thresholds.max_output_bytes)
+        if data is None:
+            reasons = [Reason("file-type", "The file could not be read.")]
+        else:
+            reasons, treatments = _content_reasons(path.suffix.lower(), data, entry, inputs)
+    reasons += _label_reasons(path, entry, inputs)
+    problems = [*(entry.problems if entry is not None else ()), *manifest_problems]
     statuses = [_RULE_STATUS.get(reason.rule, REVIEW) for reason in reasons]
-    return Verdict(status=worst_status(statuses), reasons=reasons, treatments=treatments)
+    return Verdict(
+        status=worst_status(statuses),
+        reasons=reasons,
+        treatments=treatments,
+        manifest_problems=list(dict.fromkeys(str(problem) for problem in problems)),
+    )
 
 
-def _treatments(entry: dict) -> list[str]:
-    recorded = entry.get("treatments")
-    if not isinstance(recorded, list):
-        return []
-    shown = [item for item in recorded if isinstance(item, str) and _TREATMENT.match(item)]
-    hidden = len(recorded) - len(shown)
-    if hidden:
-        shown.append(f"{hidden} unrecognised treatment{'s' if hidden > 1 else ''} (not shown)")
-    return shown
+def _as_entry(entry, path: Path) -> Entry | None:
+    if entry is None or isinstance(entry, Entry):
+        return entry
+    if isinstance(entry, Mapping):
+        if not entry:
+            return None
+        # For callers that still hold the raw manifest: validated as read_manifest would.
+        return validate_entry(path.stem, {"file": path.name, **entry}, filename=path.name)
+    return None
+
+
+def _label_reasons(path: Path, entry: Entry | None, inputs: Inputs) -> list[Reason]:
+    """The file's name and the description written in the sandbox, checked for values."""
+    labels = [(path.stem, "name")]
+    if entry is not None and entry.description:
+        labels.append((entry.description, "description"))
+    reasons: dict[str, Reason] = {}
+    for text, what in labels:
+        for reason in check_label(
+            text,
+            sensitive_values=inputs.sensitive_values,
+            row_values=inputs.row_values,
+            fewer_than=inputs.thresholds.min_cell_count,
+            what=what,
+        ):
+            reasons.setdefault(reason.rule, reason)
+    return list(reasons.values())
 
 
 # Content ----------------------------------------------------------------------------
 
 
 def _content_reasons(
-    suffix: str,
-    data: bytes,
-    entry: dict,
-    input_rows: int,
-    sensitive: frozenset[str],
-    thresholds: Thresholds,
-) -> list[Reason]:
+    suffix: str, data: bytes, entry: Entry | None, inputs: Inputs
+) -> tuple[list[Reason], list[dict]]:
+    claimed = [{"claim": claim, "verified": None} for claim in (entry.treatments if entry else ())]
     if suffix == ".png":
-        problem = _png_problem(data)
+        problem = png_problem(data)
         if problem:
-            return [Reason("file-type", problem)]
-        return _figure_reasons(entry, thresholds)
+            return [Reason("file-type", problem)], claimed
+        return figure_reasons(entry, inputs.thresholds), claimed
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = None
     if text is None or "\x00" in text:
-        return [Reason("file-type", f"The file is not plain UTF-8 text: {_ALLOWED_TEXT}.")]
+        return [Reason("file-type", f"The file is not plain UTF-8 text: {ALLOWED_TEXT}.")], claimed
     if suffix == ".csv":
-        return _table_reasons(text, entry, input_rows, sensitive, thresholds)
+        result = table_reasons(text, entry, inputs)
+        return result.reasons, result.treatments
     if suffix == ".json":
-        return _json_reasons(text, entry, input_rows, sensitive, thresholds)
-    return _text_reasons(text, sensitive)
+        return json_reasons(text, entry, inputs), claimed
+    return text_reasons(text, inputs), claimed

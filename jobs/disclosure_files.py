@@ -1,11 +1,14 @@
 """The airlock's disclosure checks of an output file as a whole: its type, by name and by
 content (binary formats sniffed from their first bytes, PNG images inspected chunk by
 chunk), and its size. Plain Python, no Django; `jobs.disclosure.check_output` runs them
-before reading the content.
+before reading the content. The file is never followed through a link, and nothing of its
+name is ever put in a reason: both are the script's choice.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import stat
 import struct
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 from jobs.disclosure_rules import Reason, Thresholds
 
 ALLOWED_SUFFIXES = (".csv", ".json", ".txt", ".png")
-_ALLOWED_TEXT = "outputs must be CSV, JSON, plain text or PNG images"
+ALLOWED_TEXT = "outputs must be CSV, JSON, plain text or PNG images"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The PNG chunks that only describe the picture; anything else (text, EXIF, private
 # chunks, bytes after the end) could carry data past a reviewer who only sees the image.
@@ -26,20 +29,21 @@ _PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
 _PNG_SOFTWARE = b"Software"
 
 
-def _file_reasons(path: Path, thresholds: Thresholds) -> list[Reason] | None:
-    """Reasons from the file as a whole, or None when its content is worth reading."""
+def file_reasons(path: Path, thresholds: Thresholds) -> list[Reason] | None:
+    """Reasons from the file as a whole (not a regular file, too large, a binary format
+    or a suffix that cannot leave), or None when its content is worth reading."""
     try:
-        status = path.lstat()
+        with _open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(512)
+            handle.seek(max(size - 4, 0))
+            tail = handle.read(4)
+    except _NotRegular:
+        return [Reason("file-type", f"This is not a regular file: {ALLOWED_TEXT}.")]
     except OSError:
         return [Reason("file-type", "The file could not be read.")]
-    if not stat.S_ISREG(status.st_mode):
-        return [Reason("file-type", f"This is not a regular file: {_ALLOWED_TEXT}.")]
-    with path.open("rb") as handle:
-        head = handle.read(512)
-        handle.seek(max(status.st_size - 4, 0))
-        tail = handle.read(4)
     reasons = []
-    if status.st_size > thresholds.max_output_bytes:
+    if size > thresholds.max_output_bytes:
         reasons.append(
             Reason(
                 "size",
@@ -50,6 +54,35 @@ def _file_reasons(path: Path, thresholds: Thresholds) -> list[Reason] | None:
     if problem:
         reasons.append(Reason("file-type", problem))
     return reasons or None
+
+
+def read_content(path: Path, max_bytes: int) -> bytes | None:
+    """The file's bytes, at most `max_bytes` of them, or None when it is not a regular
+    file (a link is never followed) or cannot be read."""
+    try:
+        with _open_regular(path) as handle:
+            return handle.read(max_bytes)
+    except OSError:
+        return None
+
+
+class _NotRegular(OSError):
+    pass
+
+
+def _open_regular(path: Path):
+    """Open a regular file for reading without following a link or blocking on a FIFO."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _NotRegular from None
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise _NotRegular
+    return os.fdopen(descriptor, "rb")
 
 
 def _size(count: int) -> str:
@@ -101,17 +134,19 @@ def _file_type_problem(suffix: str, head: bytes, tail: bytes) -> str | None:
     if suffix not in ALLOWED_SUFFIXES:
         # The name is the researcher's choice and may hold anything: never echo it.
         found = f"The file is {sniffed}, which" if sniffed else "This type of file"
-        return f"{found} cannot leave the environment: {_ALLOWED_TEXT}."
+        return f"{found} cannot leave the environment: {ALLOWED_TEXT}."
     if suffix == ".png":
         if sniffed != "a PNG image":
-            return f"The file is named as a PNG image but is not one: {_ALLOWED_TEXT}."
+            return f"The file is named as a PNG image but is not one: {ALLOWED_TEXT}."
         return None
     if sniffed:
-        return f"The file is {sniffed} named as text, which cannot leave: {_ALLOWED_TEXT}."
+        return f"The file is {sniffed} named as text, which cannot leave: {ALLOWED_TEXT}."
     return None
 
 
-def _png_problem(data: bytes) -> str | None:
+def png_problem(data: bytes) -> str | None:
+    """What is wrong with a PNG image beyond the picture (text or private chunks, bytes
+    after its end, damage), or None for a plain one."""
     position = len(PNG_SIGNATURE)
     while position + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[position : position + 8])

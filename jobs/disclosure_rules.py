@@ -1,8 +1,15 @@
 """The airlock's disclosure rules over an output's content: the SDC parameters
-(`Thresholds`) and reasons (`Reason`), frequency and statistics tables (threshold, zeros,
-N-K dominance, p% rule), histogram counts, JSON metrics (degrees of freedom), text, and
-the row-level and identifier rules. Plain Python, no Django; `jobs.disclosure` re-exports
-`Thresholds` and `Reason` and dispatches to these by file type.
+(`Thresholds`), reasons (`Reason`), what the checks know of a run's inputs (`Inputs`),
+frequency and statistics tables (threshold, zeros, N-K dominance, p% rule), histogram
+counts, JSON metrics (degrees of freedom), text, names and descriptions (`check_label`),
+the treatments a table claims (recomputed from the file), and the row-level and
+identifier rules. Plain Python, no Django; `jobs.disclosure` dispatches to these by file
+type and re-exports what callers need.
+
+What the SDK's manifest claims (`jobs.manifest.Entry`) is used to pick rules and to add
+failures; where a verdict would otherwise rest on a claim the file cannot confirm (a
+statistics table's cell counts and ratios, a histogram's bar counts, a table's layout),
+an "unverified-claims" reason keeps it at review.
 """
 
 from __future__ import annotations
@@ -12,12 +19,29 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+
+from jobs.disclosure_values import RowValues, text_lines
+from jobs.manifest import ROUNDED, SUPPRESSED, Entry, Grid
+
+__all__ = [
+    "Inputs",
+    "Reason",
+    "TableResult",
+    "Thresholds",
+    "check_label",
+    "figure_reasons",
+    "json_reasons",
+    "table_reasons",
+    "text_reasons",
+]
 
 # What separates words in text, so an identifier inside a sentence or a cell is found.
 _SEPARATORS = re.compile(r"[\s,;:()\[\]{}<>\"'|=]+")
 _CELLS_SHOWN = 10
 _ROW_LEVEL_MIN_INPUT = 20
+_MAX_JSON_RECORDS = 200_000
 
 
 @dataclass(frozen=True)
@@ -55,19 +79,84 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why an output failed or needs review: a rule, a message safe to show the
-    researcher, and the 1-based (row, column) cells of the table body it is about."""
+    """Why an output failed or needs review: a rule, a message for the output checkers,
+    and the 1-based (row, column) cells of the table body it is about. Messages never
+    hold a value or a label of the data, but they do say where (cells, lines, counts of
+    them), which a script can choose by the data: researchers see only the rule's name
+    before release (`Verdict.for_researcher`)."""
 
     rule: str
     message: str
     cells: list[tuple[int, int]] = field(default_factory=list)
 
 
-# Content ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Inputs:
+    """What the checks know of the run's real inputs: the largest input's row count, the
+    text of every value of the columns that identify people, and (optionally) the inputs'
+    rows indexed to find row-level tuples (`RowValues.from_frames`)."""
+
+    input_rows: int
+    sensitive_values: frozenset[str]
+    thresholds: Thresholds
+    row_values: RowValues | None = None
 
 
-def _text_reasons(text: str, sensitive: frozenset[str]) -> list[Reason]:
+@dataclass(frozen=True)
+class TableResult:
+    """A table's reasons, and each treatment it claims with whether the file bears it out
+    (True, False, or None when the file cannot say)."""
+
+    reasons: list[Reason]
+    treatments: list[dict]
+
+
+# Names, descriptions and text --------------------------------------------------------
+
+
+def check_label(
+    text: str,
+    *,
+    sensitive_values: frozenset[str],
+    row_values: RowValues | None = None,
+    fewer_than: int = 10,
+    what: str = "name or description",
+) -> list[Reason]:
+    """Check a name or description written inside the sandbox for values of the inputs'
+    identifying columns and for row-level tuples (three or more columns of one input
+    row). Returns the reasons found, naming no value."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    # Output names join words with _ (a file name with its suffix): read them as words.
+    spaced = text.replace("_", " ")
     reasons = []
+    if sensitive_values and any(
+        _is_identifier(word, sensitive_values)
+        for candidate in {text, spaced}
+        for word in _SEPARATORS.split(candidate)
+    ):
+        reasons.append(
+            Reason(
+                "identifiers",
+                f"The output's {what} holds values of the input's identifier columns "
+                "(pseudonymised IDs and the like): identifiers cannot leave.",
+            )
+        )
+    if row_values is not None and row_values.find(spaced, fewer_than=fewer_than):
+        reasons.append(
+            Reason(
+                "row-level",
+                f"The output's {what} holds the values of {row_values.min_columns} or more "
+                "columns of one input row: row-level data cannot leave.",
+            )
+        )
+    return reasons
+
+
+def text_reasons(text: str, inputs: Inputs) -> list[Reason]:
+    """A text output or log: identifiers, row-level tuples, and always a person."""
+    reasons = []
+    sensitive = inputs.sensitive_values
     hits = (
         sum(1 for word in _SEPARATORS.split(text) if _is_identifier(word, sensitive))
         if sensitive
@@ -75,32 +164,75 @@ def _text_reasons(text: str, sensitive: frozenset[str]) -> list[Reason]:
     )
     if hits:
         reasons.append(_identifiers(hits, "words"))
+    reasons += _row_tuple_reasons(text_lines(text), inputs, what="lines")
     reasons.append(Reason("human-review", "Text is checked by a person before release."))
     return reasons
 
 
-def _json_reasons(
-    text: str, entry: dict, input_rows: int, sensitive: frozenset[str], thresholds: Thresholds
-) -> list[Reason]:
+def _row_tuple_reasons(lines: list[str], inputs: Inputs, *, what: str) -> list[Reason]:
+    if inputs.row_values is None:
+        return []
+    found = inputs.row_values.find_in_lines(lines, fewer_than=inputs.thresholds.min_cell_count)
+    reasons = []
+    if found.lines:
+        count = len(found.lines)
+        where = (
+            _positions_text(found.lines, "Line", "Lines")
+            if what == "lines"
+            else f"{count} {'line or record' if count == 1 else 'lines or records'}"
+        )
+        reasons.append(
+            Reason(
+                "row-level",
+                f"{where} of this output {'holds' if count == 1 else 'hold'} the values of "
+                f"{inputs.row_values.min_columns} or more columns of one input row, which few "
+                "people share: row-level data cannot leave.",
+            )
+        )
+    if found.capped:
+        reasons.append(
+            Reason(
+                "human-review",
+                "The search for input rows in this output stopped at its limits before the "
+                "end: a person reads the rest.",
+            )
+        )
+    return reasons
+
+
+# JSON metrics -----------------------------------------------------------------------
+
+
+def json_reasons(text: str, entry: Entry | None, inputs: Inputs) -> list[Reason]:
+    """A JSON output: row-level lists and records, identifiers, degrees of freedom."""
+    thresholds = inputs.thresholds
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return [Reason("file-type", "The file is not valid JSON.")]
     reasons = []
-    scalars, longest = [], 0
+    scalars, longest, records = [], 0, []
     stack = [document]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
-            longest = max(longest, len(item))
-            scalars.extend(str(key) for key in item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            longest = max(longest, len(item))
-            stack.extend(item)
+        if isinstance(item, dict | list):
+            children = list(item.values()) if isinstance(item, dict) else item
+            longest = max(longest, len(children))
+            if isinstance(item, dict):
+                scalars.extend(str(key) for key in item)
+            values = [
+                _json_scalar(child)
+                for child in children
+                if child is not None and not isinstance(child, dict | list)
+            ]
+            scalars.extend(values)
+            if len(values) > 1 and len(records) < _MAX_JSON_RECORDS:
+                # A record (or a list of values), however it is indented: one line.
+                records.append(" ".join(values))
+            stack.extend(child for child in children if isinstance(child, dict | list))
         elif item is not None:
             scalars.append(_json_scalar(item))
-    if _is_row_level(longest, input_rows, thresholds):
+    if _is_row_level(longest, inputs.input_rows, thresholds):
         reasons.append(
             Reason(
                 "row-level",
@@ -108,11 +240,13 @@ def _json_reasons(
                 "of the input's rows: row-level data cannot leave.",
             )
         )
+    sensitive = inputs.sensitive_values
     hits = sum(1 for value in scalars if _is_identifier(value, sensitive)) if sensitive else 0
     if hits:
         reasons.append(_identifiers(hits, "values"))
-    checks = entry.get("checks") if isinstance(entry.get("checks"), dict) else {}
-    dof = _number(checks.get("degrees_of_freedom"))
+    reasons += _row_tuple_reasons(text_lines(text) + records, inputs, what="records")
+    checks = entry.checks if entry is not None and entry.type == "metric" else None
+    dof = checks.degrees_of_freedom if checks is not None else None
     if dof is not None and dof < thresholds.min_degrees_of_freedom:
         reasons.append(
             Reason(
@@ -134,36 +268,60 @@ def _json_scalar(value) -> str:
     return str(value)
 
 
-def _figure_reasons(entry: dict, thresholds: Thresholds) -> list[Reason]:
-    checks = entry.get("checks") if isinstance(entry.get("checks"), dict) else {}
-    counts = checks.get("counts") if entry.get("type") == "figure" else None
-    if isinstance(counts, list) and counts:
-        grid = counts if all(isinstance(row, list) for row in counts) else [counts]
-        counts = [
-            ((row, column), _number(value))
-            for row, values in enumerate(grid, 1)
-            for column, value in enumerate(values, 1)
-        ]
-        return _count_reasons(counts, thresholds, what="bars" if len(grid) == 1 else "cells")
-    return [Reason("human-review", "Images are checked by a person before release.")]
+# Figures ----------------------------------------------------------------------------
+
+
+def figure_reasons(entry: Entry | None, thresholds: Thresholds) -> list[Reason]:
+    """A PNG: a histogram's recorded bar counts can fail it; they are claims, so a
+    histogram whose counts hold goes to a person all the same."""
+    checks = entry.checks if entry is not None and entry.type == "figure" else None
+    grid = checks.counts if checks is not None else None
+    if not grid:
+        return [Reason("human-review", "Images are checked by a person before release.")]
+    bars = checks.counts_are_bars
+    counts = [
+        ((row, column), value)
+        for row, values in enumerate(grid, 1)
+        for column, value in enumerate(values, 1)
+    ]
+    reasons = _count_reasons(counts, thresholds, what="bars" if bars else "cells")
+    reasons.append(
+        Reason(
+            "unverified-claims",
+            f"The {'bar' if bars else 'cell'} counts were recorded inside the sandbox and "
+            "cannot be checked from the image: a checker confirms from the script that the "
+            "figure is the tre_sdk.hist it claims to be.",
+        )
+    )
+    return reasons
 
 
 # Tables -----------------------------------------------------------------------------
 
 
-def _table_reasons(
-    text: str, entry: dict, input_rows: int, sensitive: frozenset[str], thresholds: Thresholds
-) -> list[Reason]:
+_STATISTICS_CHECKS = ("cell_counts", "nk_ratios", "p_ratios")
+
+
+def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult:
+    """A CSV table: row-level (length and tuples), identifiers, the frequency rules from
+    the file's own counts, the statistics rules from the recorded cell figures (claims),
+    and the treatments claimed, recomputed from the file."""
+    thresholds = inputs.thresholds
+    claimed = list(entry.treatments) if entry is not None else []
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error:
-        return [Reason("file-type", "The file is not a well-formed CSV table.")]
-    header_rows = _whole(entry.get("header_rows"), default=1, highest=len(rows))
-    index_columns = _whole(entry.get("index_columns"), default=0, highest=64)
+        return TableResult(
+            [Reason("file-type", "The file is not a well-formed CSV table.")],
+            [{"claim": claim, "verified": None} for claim in claimed],
+        )
+    is_table = entry is not None and entry.type == "table"
+    header_rows = _bounded(entry.header_rows if is_table else None, default=1, highest=len(rows))
+    index_columns = _bounded(entry.index_columns if is_table else None, default=0, highest=64)
     body = rows[header_rows:]
     cells = [row[index_columns:] for row in body]
     reasons = []
-    if _is_row_level(len(body), input_rows, thresholds):
+    if _is_row_level(len(body), inputs.input_rows, thresholds):
         reasons.append(
             Reason(
                 "row-level",
@@ -171,30 +329,44 @@ def _table_reasons(
                 "the input's: row-level data cannot leave; tabulate or summarise it.",
             )
         )
+    sensitive = inputs.sensitive_values
     if sensitive:
         hits = sum(1 for row in rows for cell in row if _is_identifier(cell, sensitive))
         if hits:
             reasons.append(_identifiers(hits, "cells"))
+    reasons += _row_tuple_reasons(text_lines(text), inputs, what="lines")
 
-    kind = entry.get("kind") if entry.get("type", "table") == "table" else None
-    checks = entry.get("checks") if isinstance(entry.get("checks"), dict) else {}
-    checked = False
-    if kind == "frequency" or entry.get("method") == "crosstab":
+    kind = entry.kind if is_table else None
+    method = entry.method if is_table else None
+    checks = entry.checks if is_table else None
+    frequency = kind == "frequency" or method == "crosstab"
+    statistics = kind == "statistics" or (
+        checks is not None and any(getattr(checks, key) is not None for key in _STATISTICS_CHECKS)
+    )
+    if frequency:
         reasons += _frequency_reasons(cells, checks, thresholds)
-        checked = True
-    if kind == "statistics" or any(key in checks for key in _STATISTICS_CHECKS):
+        reasons += _layout_reasons(rows, header_rows, index_columns, thresholds)
+    if statistics:
         reasons += _statistics_reasons(cells, checks, thresholds)
-        checked = True
-    if not checked:
+    if not (frequency or statistics):
         reasons.append(
             Reason("human-review", "Tables of models and other results are checked by a person.")
         )
-    return reasons
+    treatments = _verify_treatments(claimed, cells, frequency=frequency)
+    if any(item["verified"] is False for item in treatments):
+        reasons.append(
+            Reason(
+                "treatments",
+                "A treatment recorded for this table is not borne out by the file (fewer blank "
+                "cells than it says were suppressed, counts still under the suppression "
+                "threshold, or figures that are not multiples of the rounding base): a person "
+                "checks the table against the script.",
+            )
+        )
+    return TableResult(reasons, treatments)
 
 
-def _frequency_reasons(
-    cells: list[list[str]], checks: dict, thresholds: Thresholds
-) -> list[Reason]:
+def _frequency_reasons(cells: list[list[str]], checks, thresholds: Thresholds) -> list[Reason]:
     counts = [
         ((row, column), _number(value))
         for row, values in enumerate(cells, 1)
@@ -202,16 +374,41 @@ def _frequency_reasons(
     ]
     # Counts the SDK recorded can only add to what the file shows; a cell blank in the
     # file (suppressed) is not counted.
-    recorded = _grid(checks.get("counts"), cells)
+    recorded = _grid(checks.counts if checks is not None else None, cells)
     if recorded is not None:
         counts += [
-            (position, _number(value))
+            (position, value)
             for position, value in recorded.items()
             if not _is_blank(cells[position[0] - 1][position[1] - 1])
         ]
     if all(count is None for _, count in counts):
         return [Reason("no-cell-data", "The checks found no counts in this frequency table.")]
     return _count_reasons(counts, thresholds, what="cells")
+
+
+def _layout_reasons(
+    rows: list[list[str]], header_rows: int, index_columns: int, thresholds: Thresholds
+) -> list[Reason]:
+    """Which rows and columns are labels is the SDK's record (header_rows,
+    index_columns): if the label area holds numbers that would fail the threshold were
+    they counts, the frequency rules' pass rests on that claim."""
+    label_cells = [cell for row in rows[1:header_rows] for cell in row]
+    label_cells += [cell for row in rows[header_rows:] for cell in row[:index_columns]]
+    small = [
+        number
+        for number in map(_number, label_cells)
+        if number is not None and 0 < number < thresholds.min_cell_count
+    ]
+    if not small:
+        return []
+    return [
+        Reason(
+            "unverified-claims",
+            "Some of the table's label rows or columns, as recorded inside the sandbox, hold "
+            f"numbers from 1 to {thresholds.min_cell_count - 1}: a checker confirms they are "
+            "labels, not counts.",
+        )
+    ]
 
 
 def _count_reasons(
@@ -258,13 +455,11 @@ def _count_reasons(
     return reasons
 
 
-_STATISTICS_CHECKS = ("cell_counts", "nk_ratios", "p_ratios")
-
-
-def _statistics_reasons(
-    cells: list[list[str]], checks: dict, thresholds: Thresholds
-) -> list[Reason]:
-    grids = [_grid(checks.get(key), cells) for key in _STATISTICS_CHECKS]
+def _statistics_reasons(cells: list[list[str]], checks, thresholds: Thresholds) -> list[Reason]:
+    grids = [
+        _grid(getattr(checks, key) if checks is not None else None, cells)
+        for key in _STATISTICS_CHECKS
+    ]
     if all(grid is None for grid in grids):
         return [
             Reason(
@@ -279,7 +474,7 @@ def _statistics_reasons(
             if _is_blank(value):
                 continue  # an empty or suppressed cell discloses nothing
             position = (row, column)
-            count, nk, p = (None if grid is None else _number(grid[position]) for grid in grids)
+            count, nk, p = (None if grid is None else grid[position] for grid in grids)
             if count is None and nk is None and p is None:
                 unknown.append(position)
             if count is not None and count < thresholds.min_cell_count:
@@ -330,8 +525,7 @@ def _statistics_reasons(
                 unknown,
             )
         )
-    recorded_n = checks.get("nk_n")
-    if grids[1] is not None and recorded_n is not None and recorded_n != thresholds.nk_n:
+    if grids[1] is not None and checks.nk_n is not None and checks.nk_n != thresholds.nk_n:
         reasons.append(
             Reason(
                 "no-cell-data",
@@ -339,20 +533,65 @@ def _statistics_reasons(
                 f"the {thresholds.nk_n} this workspace checks: a person checks it.",
             )
         )
+    reasons.append(
+        Reason(
+            "unverified-claims",
+            "The cell counts, N-K and p-ratios of this statistics table were recorded inside "
+            "the sandbox and cannot be checked from the file: a checker confirms from the "
+            "script that they come from tre_sdk.pivot_table on these data.",
+        )
+    )
     return reasons
 
 
-def _grid(value, cells: list[list[str]]) -> dict[tuple[int, int], object] | None:
-    """Per-cell metadata keyed by position, if it has exactly the table's shape."""
-    if not isinstance(value, list) or len(value) != len(cells):
+def _grid(value: Grid | None, cells: list[list[str]]) -> dict[tuple[int, int], object] | None:
+    """Per-cell figures keyed by position, if they have exactly the table's shape."""
+    if value is None or len(value) != len(cells):
         return None
     grid = {}
     for row, (recorded, values) in enumerate(zip(value, cells, strict=True), 1):
-        if not isinstance(recorded, list) or len(recorded) != len(values):
+        if len(recorded) != len(values):
             return None
         for column, item in enumerate(recorded, 1):
             grid[(row, column)] = item
     return grid
+
+
+def _verify_treatments(
+    claimed: Iterable[str], cells: list[list[str]], *, frequency: bool
+) -> list[dict]:
+    """Each claimed treatment with whether the table's body bears it out.
+
+    "suppressed N cells below T": the body has at least as many blank cells as all the
+    suppression claims together, and (in a frequency table, whose cells are counts) no
+    count from 1 to T - 1 is left. "rounded to base B": every number of the body is a
+    multiple of B (None when there is no number to look at)."""
+    claimed = list(claimed)
+    body = [cell for row in cells for cell in row]
+    blanks = sum(1 for cell in body if _is_blank(cell))
+    numbers = [number for number in map(_number, body) if number is not None]
+    suppressed_total = sum(
+        int(match.group(1)) for claim in claimed if (match := SUPPRESSED.fullmatch(claim))
+    )
+    results = []
+    for claim in claimed:
+        verified = None
+        if match := SUPPRESSED.fullmatch(claim):
+            below = int(match.group(2))
+            verified = blanks >= suppressed_total and not (
+                frequency and any(0 < number < below for number in numbers)
+            )
+        elif match := ROUNDED.fullmatch(claim):
+            base = int(match.group(1))
+            if numbers:
+                verified = all(_is_multiple(number, base) for number in numbers)
+        results.append({"claim": claim, "verified": verified})
+    return results
+
+
+def _is_multiple(number: float, base: int) -> bool:
+    quotient = number / base
+    return abs(quotient - round(quotient)) <= 1e-9 * max(1.0, abs(quotient))
 
 
 # Helpers ----------------------------------------------------------------------------
@@ -410,25 +649,37 @@ def _cells_text(cells: list[tuple[int, int]], what: str) -> str:
     return f"{subject} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
+def _positions_text(numbers: Iterable[int], singular: str, plural: str) -> str:
+    numbers = list(numbers)
+    shown = ", ".join(str(number) for number in numbers[:_CELLS_SHOWN])
+    more = len(numbers) - _CELLS_SHOWN
+    return f"{_plural(numbers, singular, plural)} {shown}" + (
+        f" and {more} more" if more > 0 else ""
+    )
+
+
 def _is_blank(value) -> bool:
     return not str(value).strip() or str(value).strip().lower() in {"nan", "<na>", "none", "null"}
 
 
 def _number(value) -> float | None:
-    """A finite number from a cell or a manifest value, or None."""
+    """A finite number from a cell or a recorded figure, or None."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
     else:
         try:
             number = float(str(value).strip())
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
     return number if math.isfinite(number) else None
 
 
-def _whole(value, *, default: int, highest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _bounded(value: int | None, *, default: int, highest: int) -> int:
+    if value is None:
         return min(default, highest)
     return max(0, min(value, highest))

@@ -10,8 +10,6 @@ Everything the sandbox hands back is data from the real data (see `jobs.sandbox`
 is stored for the researcher to see goes through `jobs.channels`.
 """
 
-import contextlib
-import json
 import logging
 import shutil
 import socket
@@ -27,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import channels, disclosure, sandbox
+from jobs.manifest import Manifest, output_type, read_manifest
 from jobs.models import Job, JobOutput
 from tre import audit, celery_app, vault
 from workspaces import tabular
@@ -36,7 +35,6 @@ from workspaces.tiers import tier_policy
 logger = logging.getLogger(__name__)
 
 RUN_JOB_TASK = "jobs.tasks.run_job_task"
-OUTPUT_TYPES = {".csv": "table", ".json": "metric", ".png": "figure", ".txt": "text"}
 
 
 def limits_for(workspace: Workspace) -> sandbox.Limits:
@@ -243,6 +241,8 @@ def _disclosure_context(job: Job, frames: list) -> dict:
         "thresholds": disclosure.Thresholds.from_dict(policy.thresholds),
         "input_rows": max((len(frame) for frame in frames), default=0),
         "sensitive_values": frozenset(sensitive),
+        # Rows of the inputs, to find a row's values together in what the run wrote.
+        "row_values": disclosure.RowValues.from_frames(frames),
     }
 
 
@@ -251,13 +251,8 @@ def _store_outputs(
 ) -> None:
     """Check and store what a run wrote, encrypted (only its log when `keep_files` is
     false), in the order its page shows them (jobs.channels.label_outputs)."""
-    manifest = {}
-    if keep_files:
-        with contextlib.suppress(OSError, ValueError, RecursionError):
-            manifest = json.loads((output / sandbox.MANIFEST_NAME).read_text())
-    manifest = manifest if isinstance(manifest, dict) else {}
-    by_file = {entry.get("file"): (name, entry) for name, entry in manifest.items()
-               if isinstance(entry, dict)}  # fmt: skip
+    # The SDK's manifest is a claim, read by its one validating parser (jobs.manifest).
+    manifest = read_manifest(output) if keep_files else Manifest()
     paths = []
     if keep_files:
         paths = sorted(
@@ -267,13 +262,14 @@ def _store_outputs(
     found = []
     for path in paths:
         relative = str(path.relative_to(output))
-        name, entry = by_file.get(relative, (path.stem, {}))
+        entry = manifest.entry_for(relative)
         found.append(
             {
                 "path": path,
                 "filename": relative,
-                "name": str(name)[:100],
-                "type": entry.get("type") or OUTPUT_TYPES.get(path.suffix.lower(), "file"),
+                "name": ((entry.name if entry else None) or path.stem)[:100],
+                # From the suffix (and, for the checks, the content), never the claim.
+                "type": output_type(relative),
                 "entry": entry,
                 "verdict": (
                     disclosure.check_output(path=path, entry=entry, **checks).as_dict()
@@ -293,9 +289,17 @@ def _store_outputs(
             label=item.get("label", item["name"]),
             position=item.get("position", 0),
             type=item["type"],
-            kind=str(entry.get("kind", ""))[:32],
-            description=str(entry.get("description", ""))[:2000],
-            metadata={key: entry[key] for key in ("rows", "columns") if key in entry},
+            kind=(entry.kind or "") if entry else "",
+            description=entry.description if entry else "",
+            metadata=(
+                {
+                    key: list(value) if isinstance(value, tuple) else value
+                    for key in ("rows", "columns")
+                    if (value := getattr(entry, key)) is not None
+                }
+                if entry
+                else {}
+            ),
             verdict=item["verdict"],
             write=lambda sink, path=item["path"]: _copy(path, sink),
         )
@@ -303,7 +307,9 @@ def _store_outputs(
         # Beside the output directory, where the sandbox cannot put anything in its way.
         log_path = output.parent / "full-log.txt"
         log_path.write_text(full_log)
-        verdict = disclosure.check_output(path=log_path, entry={"type": "text"}, **checks)
+        verdict = disclosure.check_output(
+            path=log_path, entry=None, manifest_problems=manifest.problems, **checks
+        )
         _store_output(
             job, filename=".log/full-log.txt", name="full_log", label="full_log",
             position=len(found) + 1, type=JobOutput.Type.LOG, kind="",
