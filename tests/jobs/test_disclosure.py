@@ -840,7 +840,7 @@ def test_numbers_are_compared_as_numbers(admissions, row_values):
 
 
 def test_a_search_cut_short_sends_the_output_to_a_person(sdk, admissions, row_values, monkeypatch):
-    from jobs import disclosure_values
+    from jobs.disclosure import values as disclosure_values
 
     monkeypatch.setattr(disclosure_values, "MAX_LINES_CONFIRMED", 1)
     path = sdk.save_table("extract", admissions.head(5).drop(columns=["patient_name"]))

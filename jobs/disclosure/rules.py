@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
-from jobs.disclosure_values import RowValues, text_lines
+from jobs.disclosure.values import RowValues, text_lines
 from jobs.manifest import ROUNDED, SUPPRESSED, Entry, Grid
 
 __all__ = [

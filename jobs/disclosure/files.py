@@ -13,7 +13,7 @@ import stat
 import struct
 from pathlib import Path
 
-from jobs.disclosure_rules import Reason, Thresholds
+from jobs.disclosure.rules import Reason, Thresholds
 
 ALLOWED_SUFFIXES = (".csv", ".json", ".txt", ".png")
 ALLOWED_TEXT = "outputs must be CSV, JSON, plain text or PNG images"

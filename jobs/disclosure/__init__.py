@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from jobs.disclosure_files import (
+from jobs.disclosure.files import (
     ALLOWED_SUFFIXES,
     ALLOWED_TEXT,
     PNG_SIGNATURE,
@@ -40,7 +40,7 @@ from jobs.disclosure_files import (
     png_problem,
     read_content,
 )
-from jobs.disclosure_rules import (
+from jobs.disclosure.rules import (
     Inputs,
     Reason,
     Thresholds,
@@ -50,7 +50,7 @@ from jobs.disclosure_rules import (
     table_reasons,
     text_reasons,
 )
-from jobs.disclosure_values import RowValues
+from jobs.disclosure.values import RowValues
 from jobs.manifest import Entry, validate_entry
 
 __all__ = [
