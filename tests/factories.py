@@ -73,3 +73,16 @@ def job_output(job, name: str, content: bytes = b"ward,n\nA,12\n", **fields):
         job=job, name=name, file=encrypted, size_bytes=encrypted.size_bytes,
         sha256=encrypted.sha256, **values,
     )  # fmt: skip
+
+
+def finished_real_job(version, by, **fields):
+    """A finished real-data run of `version` by `by`, made directly (no sandbox run): for
+    tests of the airlock and of serving, which start where a run has ended."""
+    from jobs.models import Job
+
+    values = {"script": "...", "status": Job.Status.FINISHED, **fields}
+    job = Job.objects.create(
+        workspace=version.dataset.workspace, submitted_by=by, mode=Job.Mode.REAL, **values
+    )
+    job.dataset_versions.set([version])
+    return job

@@ -11,9 +11,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from jobs import airlock
-from jobs.models import Job, ReleaseRequest, Review, Vote
+from jobs.models import ReleaseRequest, Review, Vote
 from tests import hostile_files
-from tests.factories import job_output
+from tests.factories import finished_real_job, job_output
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,14 +25,7 @@ ACTIVE_SUFFIXES = (".html", ".htm", ".svg", ".js", ".xml")
 def hostile_request(ready_version, researcher, checker):
     """A submitted request of every kind of hostile output, with hostile supporting files,
     made through the services (no sandbox run: what is under test is the serving)."""
-    job = Job.objects.create(
-        workspace=ready_version.dataset.workspace,
-        submitted_by=researcher,
-        mode=Job.Mode.REAL,
-        script="...",
-        status=Job.Status.FINISHED,
-    )
-    job.dataset_versions.set([ready_version])
+    job = finished_real_job(ready_version, researcher)
     outputs = [
         job_output(job, name, content, type=type, filename=filename)
         for name, type, filename, content in hostile_files.outputs(BEACON)

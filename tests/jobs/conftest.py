@@ -1,4 +1,7 @@
-"""Jobs submitted for the tests to run in-process (the task is not sent)."""
+"""Jobs submitted for the tests to run in-process (the task is not sent), and the SDK."""
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +31,20 @@ def queued(ready_version, researcher, workspace, django_capture_on_commit_callba
             return submit(workspace, researcher, ready_version, **kwargs)
 
     return make
+
+
+SDK_PATH = Path(__file__).resolve().parents[2] / "jobs" / "sdk" / "tre_sdk.py"
+
+
+@pytest.fixture
+def sdk(tmp_path):
+    """A fresh copy of the SDK writing to this test's directory, as in the sandbox."""
+    from jobs.manifest import MANIFEST_NAME
+
+    spec = importlib.util.spec_from_file_location("tre_sdk_under_test", SDK_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.OUTPUT = tmp_path
+    module.INPUTS = tmp_path
+    module.MANIFEST = tmp_path / MANIFEST_NAME
+    return module

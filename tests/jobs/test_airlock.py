@@ -5,8 +5,8 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from jobs import airlock
-from jobs.models import Job, ReleaseRequest
-from tests.factories import MembershipFactory, UserFactory, job_output
+from jobs.models import ReleaseRequest
+from tests.factories import MembershipFactory, UserFactory, finished_real_job, job_output
 from tre.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -27,14 +27,7 @@ def make_output(job, name):
 
 @pytest.fixture
 def real_job(ready_version, researcher):
-    job = Job.objects.create(
-        workspace=ready_version.dataset.workspace,
-        submitted_by=researcher,
-        mode=Job.Mode.REAL,
-        script="...",
-        status=Job.Status.FINISHED,
-    )
-    job.dataset_versions.set([ready_version])
+    job = finished_real_job(ready_version, researcher)
     make_output(job, "by_ward")
     make_output(job, "by_age")
     return job

@@ -3,9 +3,8 @@
 import pytest
 
 from jobs import airlock
-from jobs.models import Job
 from tests import hostile_files
-from tests.factories import job_output
+from tests.factories import finished_real_job, job_output
 from tre.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -22,14 +21,7 @@ def assert_attachment_in_a_sandbox(response):
 @pytest.fixture
 def hostile_request(ready_version, researcher, checker, django_capture_on_commit_callbacks):
     """A submitted request of every kind of hostile output, with hostile supporting files."""
-    job = Job.objects.create(
-        workspace=ready_version.dataset.workspace,
-        submitted_by=researcher,
-        mode=Job.Mode.REAL,
-        script="...",
-        status=Job.Status.FINISHED,
-    )
-    job.dataset_versions.set([ready_version])
+    job = finished_real_job(ready_version, researcher)
     outputs = [
         job_output(job, name, content, type=type, filename=filename)
         for name, type, filename, content in hostile_files.outputs()

@@ -2,7 +2,6 @@
 and on outputs whose manifest a script forged: a claim can add failures, never a pass."""
 
 import gzip
-import importlib.util
 import io
 import json
 import pickle
@@ -29,18 +28,6 @@ SDK_PATH = Path(__file__).resolve().parents[2] / "jobs" / "sdk" / "tre_sdk.py"
 DEFAULTS = Thresholds()
 TOKENS = frozenset({"P-7f3a9c21", "P-0b44e18d", "9434765919"})
 FROM_MANIFEST = object()
-
-
-@pytest.fixture
-def sdk(tmp_path):
-    """A fresh copy of the SDK writing to this test's directory, as in the sandbox."""
-    spec = importlib.util.spec_from_file_location("tre_sdk_under_test", SDK_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.OUTPUT = tmp_path
-    module.INPUTS = tmp_path
-    module.MANIFEST = tmp_path / MANIFEST_NAME
-    return module
 
 
 def check(

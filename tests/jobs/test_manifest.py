@@ -25,18 +25,6 @@ from jobs.manifest import (
 SDK_PATH = Path(__file__).resolve().parents[2] / "jobs" / "sdk" / "tre_sdk.py"
 
 
-@pytest.fixture
-def sdk(tmp_path):
-    """A fresh copy of the SDK writing to this test's directory, as in the sandbox."""
-    spec = importlib.util.spec_from_file_location("tre_sdk_under_test", SDK_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.OUTPUT = tmp_path
-    module.INPUTS = tmp_path
-    module.MANIFEST = tmp_path / MANIFEST_NAME
-    return module
-
-
 def write(directory: Path, manifest, *files: str) -> Path:
     """A manifest (JSON-encoded unless given as str or bytes) and empty output files."""
     for name in files:

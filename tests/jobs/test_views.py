@@ -6,9 +6,8 @@ import io
 import pytest
 from django.utils import timezone
 
-from jobs.models import Job
 from tests import hostile_files
-from tests.factories import job_output
+from tests.factories import finished_real_job, job_output
 from tre.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -28,14 +27,7 @@ def assert_served_inert(response, content_type, disposition="attachment"):
 
 @pytest.fixture
 def real_job(ready_version, researcher):
-    job = Job.objects.create(
-        workspace=ready_version.dataset.workspace,
-        submitted_by=researcher,
-        mode=Job.Mode.REAL,
-        script="...",
-        status=Job.Status.FINISHED,
-    )
-    job.dataset_versions.set([ready_version])
+    job = finished_real_job(ready_version, researcher)
     return job
 
 
