@@ -394,12 +394,14 @@ def run(
     args += [
         "--ro-bind", "/usr", "/usr",
         *_usr_links(),
+        # The private /tmp first: mounted after them, it would hide a Python installation
+        # (a virtual environment, say) that lives under /tmp.
+        "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
         *_python_binds(),
         # Font configuration only (matplotlib asks for it); nothing else of /etc.
         "--ro-bind-try", "/etc/fonts", "/etc/fonts",
         "--proc", "/proc",
         "--dev", "/dev",
-        "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
         "--ro-bind", str(SDK_DIR), "/sdk",
         "--ro-bind", str(inputs), "/inputs",
         "--ro-bind", str(script_dir), "/job",
