@@ -86,6 +86,7 @@ def run(path: Path) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from tests.factories import make_data_steward
     from tre.permissions import Role
     from workspaces import services
     from workspaces.models import Membership, Workspace
@@ -94,7 +95,7 @@ def run(path: Path) -> None:
     creation = connection.creation
     test_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        steward = get_user_model().objects.create_user("steward")
+        steward = make_data_steward(get_user_model().objects.create_user("steward"))
         workspace = Workspace.objects.create(name="Bench", slug="bench")
         Membership.objects.create(workspace=workspace, user=steward, roles=[Role.OUTPUT_CHECKER])
         upload = Upload(open_binary=lambda: path.open("rb"), size_bytes=path.stat().st_size)

@@ -66,7 +66,7 @@ def end_to_end(jobs: int) -> None:
 
     from jobs.models import Job
     from jobs.services import submit_job
-    from tests.factories import admissions_csv, upload_of
+    from tests.factories import admissions_csv, make_data_steward, upload_of
     from tre.permissions import Role
     from workspaces import services
     from workspaces.models import Membership, Workspace
@@ -74,7 +74,7 @@ def end_to_end(jobs: int) -> None:
 
     user_model = get_user_model()
     researcher = user_model.objects.create_user("researcher")
-    steward = user_model.objects.create_user("steward")
+    steward = make_data_steward(user_model.objects.create_user("steward"))
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     Membership.objects.create(workspace=workspace, user=researcher, roles=[Role.RESEARCHER])
     Membership.objects.create(workspace=workspace, user=steward, roles=[Role.OUTPUT_CHECKER])
@@ -108,12 +108,15 @@ def end_to_end(jobs: int) -> None:
                    mode=Job.Mode.DRY_RUN, by=researcher).pk
         for _ in range(jobs)
     ]  # fmt: skip
-    while Job.objects.filter(pk__in=submitted).exclude(status="finished").exists():
+    # Until every job has ended, however: a failed one must not keep the bench waiting.
+    while Job.objects.filter(pk__in=submitted).exclude(status__in=Job.ENDED).exists():
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
+    failed = Job.objects.filter(pk__in=submitted).exclude(status="finished")
+    reasons = sorted({job.status_reason for job in failed})
     print(
         f"throughput: {jobs} trivial jobs in {elapsed:.1f} s with 2 worker processes: "
-        f"{jobs / elapsed * 60:.0f} jobs per minute"
+        f"{jobs / elapsed * 60:.0f} jobs per minute; {failed.count()} did not finish {reasons}"
     )
 
 

@@ -222,12 +222,19 @@ class _PidsCgroup:
                 time.sleep(0.02)
 
 
+SWEEP_AFTER_SECONDS = 60
+
+
 def _sweep(root: Path) -> None:
     """Remove the empty cgroups of runs whose worker died before cleaning up (a cgroup
-    still holding processes refuses rmdir, so a live run's is never touched)."""
+    still holding processes refuses rmdir, so a live run's is never touched). Only old
+    ones: another worker's run may have made its cgroup a moment ago, and not moved its
+    process in yet."""
+    now = time.time()
     for stale in root.glob("tre-sandbox-*"):
         with contextlib.suppress(OSError):
-            stale.rmdir()
+            if now - stale.stat().st_mtime > SWEEP_AFTER_SECONDS:
+                stale.rmdir()
 
 
 def _read(path: Path) -> str:
@@ -349,7 +356,7 @@ class _SandboxInit:
                     with contextlib.suppress(OSError):
                         os.kill(self.pid, signal.SIGKILL)
                     deadline = time.monotonic() + 5
-                time.sleep(0.01)
+                time.sleep(0.002)
         finally:
             self._subreaper(False)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
-from tre.permissions import STEWARD_GROUP, Role
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory, make_data_steward
+from tre.permissions import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,21 +37,6 @@ def owner(workspace):
 @pytest.fixture
 def researcher(workspace):
     return _member(workspace, "rae", Role.RESEARCHER)
-
-
-def make_data_steward(user):
-    """Site staff in the "Data stewards" group (workspaces' migration 0006)."""
-    from django.contrib.auth.models import Group, Permission
-
-    # Made by the migration; made again after a transactional test's flush emptied it.
-    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="workspaces", codename="steward_data")
-    )
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    user.groups.add(group)
-    return type(user).objects.get(pk=user.pk)  # no stale permission cache
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ process (standing in for the worker) must survive, and the run must end in a cle
 
 import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -361,3 +362,16 @@ def test_the_manifest_does_not_count_as_an_output_file(job_dirs):
     )
     assert result.state == "finished"
     assert result.output_files == 1
+
+
+def test_the_sweep_leaves_a_cgroup_another_run_just_made(tmp_path):
+    # Another worker's run makes its cgroup, then moves its process in: in between the
+    # cgroup is empty, and sweeping it then failed that run (seen with 40 jobs at once).
+    fresh, old = tmp_path / "tre-sandbox-fresh", tmp_path / "tre-sandbox-old"
+    fresh.mkdir()
+    old.mkdir()
+    long_ago = time.time() - sandbox.SWEEP_AFTER_SECONDS - 5
+    os.utime(old, (long_ago, long_ago))
+    sandbox._sweep(tmp_path)
+    assert fresh.exists()
+    assert not old.exists()

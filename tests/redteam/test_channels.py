@@ -221,8 +221,7 @@ def checked_regions(html: str, allowed: set[str], script: str) -> tuple[str, lis
 
 @pytest.fixture
 def researcher_and_checker(db):
-    from tests.conftest import make_data_steward
-    from tests.factories import UserFactory
+    from tests.factories import UserFactory, make_data_steward
 
     return UserFactory(username="mallory"), make_data_steward(UserFactory(username="steward"))
 
