@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tre.audit.AuditContextMiddleware",
+    "tre.middleware.PrivatePagesMiddleware",
 ]
 
 if IS_PRODUCTION:
@@ -125,7 +126,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # The data directory holds the database, the key file and the encrypted files: its
+    # owner's alone (0700), whatever the umask made it.
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    DATA_DIR.chmod(0o700)
     # The web process and the Celery worker write to the same file: IMMEDIATE
     # transactions and WAL avoid "database is locked" on lock upgrades.
     DATABASES["default"]["OPTIONS"] = {

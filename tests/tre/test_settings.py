@@ -88,3 +88,15 @@ def test_a_malformed_boolean_is_an_error_not_a_guess():
     result = load_settings(DJANGO_DEBUG="perhaps")
     assert result.returncode != 0
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
+
+
+def test_the_data_directory_is_its_owners_alone(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import tre.settings"],
+        cwd=ROOT, env={**clean, "TRE_DATA_DIR": str(data)}, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert data.stat().st_mode & 0o777 == 0o700
