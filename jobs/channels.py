@@ -119,8 +119,8 @@ def failure_summary(log: str, script: str) -> tuple[str | None, int | None]:
             continue  # library frames and source lines
         found = _EXCEPTION_LINE.match(line)
         name = found[1].rsplit(".", 1)[-1] if found else ""
-        exception = name if name in BUILTIN_EXCEPTIONS and found[1] in (name, f"builtins.{name}") \
-            else OTHER_EXCEPTION  # fmt: skip
+        builtin = name in BUILTIN_EXCEPTIONS and found[1] in (name, f"builtins.{name}")
+        exception = name if builtin else OTHER_EXCEPTION
         break
     return exception, line_number
 
@@ -161,9 +161,9 @@ def label_outputs(outputs: list[dict], literals: frozenset[str]) -> list[dict]:
             label = ""
         (named if label else hidden).append({**output, "label": label})
     named.sort(key=lambda output: (output["label"], output["filename"]))
-    seen = verdict_for_researcher
-
-    hidden.sort(key=lambda output: (output["type"], repr(seen(output["verdict"]))))
+    hidden.sort(
+        key=lambda output: (output["type"], repr(verdict_for_researcher(output["verdict"])))
+    )
     ordered = named + hidden
     for position, output in enumerate(ordered, 1):
         output["position"] = position

@@ -291,15 +291,7 @@ def _store_outputs(
             type=item["type"],
             kind=(entry.kind or "") if entry else "",
             description=entry.description if entry else "",
-            metadata=(
-                {
-                    key: list(value) if isinstance(value, tuple) else value
-                    for key in ("rows", "columns")
-                    if (value := getattr(entry, key)) is not None
-                }
-                if entry
-                else {}
-            ),
+            metadata=_metadata(entry),
             verdict=item["verdict"],
             write=lambda sink, path=item["path"]: _copy(path, sink),
         )
@@ -316,6 +308,15 @@ def _store_outputs(
             description="The run's whole log, for review before release.", metadata={},
             verdict=verdict.as_dict(), write=lambda sink: sink.write(full_log.encode()),
         )  # fmt: skip
+
+
+def _metadata(entry) -> dict:
+    """What the checkers' pages show of a table's shape, as the manifest claims it."""
+    if entry is None:
+        return {}
+    metadata = {"rows": entry.rows, "columns": entry.columns}
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in metadata.items() if value is not None}  # fmt: skip
 
 
 def _copy(path: Path, sink) -> None:

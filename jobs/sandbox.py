@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from jobs.manifest import MANIFEST_NAME
+
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
-MANIFEST_NAME = ".tre-manifest.json"
 BWRAP_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 CGROUP_PIDS_ROOTS = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")]
 
@@ -289,8 +290,15 @@ def count_output(path: Path) -> OutputCount:
     return OutputCount(total, files, largest)
 
 
-def directory_size(path: Path) -> int:
-    return count_output(path).total_bytes
+@cache
+def _libc():
+    """The C library, for prctl; None where it cannot be loaded."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    except (OSError, AttributeError):
+        return None
 
 
 class _SandboxInit:
@@ -313,13 +321,8 @@ class _SandboxInit:
 
     @classmethod
     def _subreaper(cls, on: bool) -> bool:
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            return libc.prctl(cls.PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            return False
+        libc = _libc()
+        return libc is not None and libc.prctl(cls.PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
 
     def args(self) -> list[str]:
         return ["--info-fd", str(self.write_end)]

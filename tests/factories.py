@@ -90,15 +90,9 @@ def finished_real_job(version, by, **fields):
 
 def make_data_steward(user):
     """Site staff in the "Data stewards" group (workspaces' migration 0006)."""
-    from django.contrib.auth.models import Group, Permission
+    from tre.permissions import steward_group
 
-    from tre.permissions import STEWARD_GROUP
-
-    # Made by the migration; made again after a transactional test's flush emptied it.
-    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="workspaces", codename="steward_data")
-    )
+    group = steward_group()  # again after a transactional test's flush emptied it
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     user.groups.add(group)

@@ -52,6 +52,19 @@ STEWARD_PERMISSION = "workspaces.steward_data"
 STEWARD_GROUP = "Data stewards"
 
 
+def steward_group():
+    """The "Data stewards" group holding the data-steward permission: made by workspaces'
+    migration 0006, and again here if it was deleted (or flushed, in tests)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
+    app_label, codename = STEWARD_PERMISSION.split(".")
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
+    return group
+
+
 def is_data_steward(user) -> bool:
     """Site staff holding the data-steward permission."""
     return bool(
@@ -258,14 +271,15 @@ def roles_in(user, workspace) -> frozenset[str]:
     return frozenset(membership.roles if membership else ())
 
 
-def _granted(user, spec: Action, workspace) -> bool:
+def _granted(user, spec: Action, workspace, roles: frozenset[str]) -> bool:
     """Whether one of the user's roles in the workspace grants the action: guardian's
-    object permissions for the workspace-level grants, the membership for the rest."""
+    object permissions for the workspace-level grants, the membership's `roles` for the
+    rest."""
     if spec.guardian:
         from guardian.shortcuts import get_user_perms
 
         return workspace.pk is not None and spec.codename in set(get_user_perms(user, workspace))
-    return bool(roles_in(user, workspace) & spec.roles)
+    return bool(roles & spec.roles)
 
 
 def why_not(user, action: str, obj) -> str | None:
@@ -280,12 +294,14 @@ def why_not(user, action: str, obj) -> str | None:
     workspace = _workspace_of(obj)
     if spec.steward_only and not is_data_steward(user):
         return "only data stewards may do that"
-    if spec.roles and not (staff or _granted(user, spec, workspace)):
-        return f"not allowed to {spec.description.lower()}"
     rule_name = spec.rules.get(obj._meta.object_name)
+    # One query for the roles, and only where a rule or a non-guardian grant needs them.
+    roles = roles_in(user, workspace) if rule_name or not spec.guardian else frozenset()
+    if spec.roles and not (staff or _granted(user, spec, workspace, roles)):
+        return f"not allowed to {spec.description.lower()}"
     if rule_name is not None:
         rule = RULES[rule_name]
-        if not rule.test(user, obj, roles_in(user, workspace)):
+        if not rule.test(user, obj, roles):
             return rule.refusal
     return None
 

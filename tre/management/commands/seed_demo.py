@@ -2,12 +2,11 @@ import io
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from tre.demo import admissions_csv
-from tre.permissions import STEWARD_GROUP, Role
+from tre.permissions import Role, steward_group
 from workspaces import services
 from workspaces.models import Classification, Dataset, Membership, Workspace
 from workspaces.services.datasets import Upload, suggested_decisions
@@ -26,17 +25,6 @@ DEMO_USERS = {
     "checker": ("Chen", "Checker", [Role.OUTPUT_CHECKER]),
     "checker2": ("Kai", "Checker", [Role.OUTPUT_CHECKER]),
 }
-
-
-def _steward_group():
-    """The "Data stewards" group (made by workspaces' migration 0006, again if deleted)."""
-    from django.contrib.auth.models import Permission
-
-    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="workspaces", codename="steward_data")
-    )
-    return group
 
 
 class Command(BaseCommand):
@@ -81,7 +69,7 @@ class Command(BaseCommand):
                 user.set_password(passwords[username])
                 user.save()
                 if username in DATA_STEWARDS:
-                    user.groups.add(_steward_group())
+                    user.groups.add(steward_group())
                 membership = Membership.objects.filter(workspace=workspace, user=user).first()
                 if membership is None:
                     services.add_member(workspace=workspace, user=user, roles=roles, by=admin)
