@@ -489,7 +489,10 @@ def run(
                 state = "cancelled"
                 reasons.append("cancelled")
             if state:
-                process.kill()
+                # Not process.kill(): it polls first, and a poll that reaps bwrap (the run
+                # ended just now) leaves the wait below with no child. Unreaped, bwrap is
+                # at worst a zombie, and signalling one is harmless.
+                os.kill(process.pid, signal.SIGKILL)
                 cgroup.kill_all()
                 pid, status, _usage = os.wait4(process.pid, 0)
                 process.returncode = os.waitstatus_to_exitcode(status)
