@@ -46,15 +46,19 @@ COPY jobs ./jobs
 COPY templates ./templates
 COPY static ./static
 
-# Production settings refuse to load without a real-looking secret key and
-# allowed hosts; these throwaway values exist for this one step only and are
-# never used at runtime (no ENV). The static files go to /app/var/staticfiles,
-# part of the image (a release), not of the /data volume; root owns them.
+# Production settings refuse to load without a real-looking secret key, allowed
+# hosts and the master and audit keys configured; these throwaway values exist for
+# this one step only and are never used at runtime (no ENV): the key files named
+# are never read, and never created in production. The static files go to
+# /app/var/staticfiles, part of the image (a release), not of the /data volume;
+# root owns them.
 RUN DJANGO_ENV=production \
     DJANGO_DEBUG=false \
     DJANGO_SECRET_KEY=collectstatic-only-throwaway-build-key-never-used-at-runtime \
     DJANGO_ALLOWED_HOSTS=build.invalid \
     TRE_DATA_DIR=/tmp/build-data \
+    TRE_MASTER_KEY_FILE=/tmp/build-data/master.key \
+    TRE_AUDIT_KEY_FILE=/tmp/build-data/audit.key \
     python manage.py collectstatic --no-input \
     && rm -rf /tmp/build-data
 

@@ -3,6 +3,8 @@
 
     python3 dev.py demo    set up, then run the portal with a demo at http://127.0.0.1:8000
     python3 dev.py test    set up, then run the whole test suite (what CI runs)
+    python3 dev.py code USER
+                           the second-factor code a demo user's authenticator app shows now
 
 Both create a virtual environment in .venv and install the project into it (again
 only when pyproject.toml changed). Without DATABASE_URL the portal uses SQLite in
@@ -188,7 +190,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["demo", "test"])
+    parser.add_argument("command", choices=["demo", "test", "code"])
     parser.add_argument("--in-venv", action="store_true", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     os.chdir(ROOT)
@@ -198,6 +200,13 @@ def main() -> int:
         # Extra arguments pass through to pytest: python3 dev.py test -k audit
         os.execv(VENV_PYTHON, [str(VENV_PYTHON), __file__, args.command, "--in-venv", *rest])
     sys.path.insert(0, str(ROOT))
+    # Everything this command and its children write (var/: the database, keys, the
+    # embedded Redis, the beat schedule) is the owner's alone.
+    os.umask(0o077)
+    if args.command == "code":
+        if len(rest) != 1:
+            sys.exit("usage: python3 dev.py code USER   (a demo user: admin, owner, researcher…)")
+        return subprocess.run([VENV_PYTHON, ROOT / "manage.py", "totp_code", rest[0]]).returncode
     return demo() if args.command == "demo" else test(rest)
 
 

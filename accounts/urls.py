@@ -4,6 +4,5 @@ from accounts import views
 
 app_name = "accounts"
 urlpatterns = [
-    path("sign-in/", views.SignInView.as_view(), name="login"),
-    path("sign-out/", views.SignOutView.as_view(), name="logout"),
+    path("second-factor/", views.second_factor, name="second_factor"),
 ]

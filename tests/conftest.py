@@ -13,6 +13,24 @@ from tre.permissions import Role
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache, as with an empty database: allauth keeps its
+    per-address rate limits and spent codes there, and every test signs in from 127.0.0.1."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def client():
+    """pytest-django's client, whose force_login leaves a session signed in with a second
+    factor (tests.auth); tests of signing in itself use the real pages."""
+    from tests.auth import SignedInClient
+
+    return SignedInClient()
+
+
 @pytest.fixture
 def workspace(db):
     return WorkspaceFactory(name="Cardiac study", slug="cardiac")
@@ -192,7 +210,9 @@ def use_data_dir(settings, directory):
         },
     }
     settings.TRE_MASTER_KEY_FILE = str(directory / "master.key")
+    settings.TRE_AUDIT_KEY_FILE = str(directory / "audit.key")
     vault.master_key.cache_clear()
+    vault.audit_key.cache_clear()
     return directory / "datasets"
 
 
@@ -203,6 +223,28 @@ def private_storage(settings, tmp_path):
 
     yield use_data_dir(settings, tmp_path)
     vault.master_key.cache_clear()
+    vault.audit_key.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_past_the_audit_triggers():
+    """A transactional test ends by emptying every table (TRUNCATE on PostgreSQL, DELETE
+    on SQLite), which the audit table's triggers refuse. The runner lifts them for the
+    flush by DDL, as only an owner of the table can, and they are back before the next
+    test (tre.audit_rewrite.triggers_lifted)."""
+    from django.test import TransactionTestCase
+
+    from tre.audit_rewrite import triggers_lifted
+
+    flush = TransactionTestCase._fixture_teardown
+
+    def flush_with_triggers_lifted(self):
+        with triggers_lifted():
+            flush(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", flush_with_triggers_lifted)
+        yield
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Every portal URL, walked as every kind of visitor.
 
 The matrix must name every URL the project routes (admin aside, which has its own
-row): a new page without a row here fails `test_every_url_is_in_the_matrix`.
+row): a new page without a row here fails `test_every_url_is_in_the_matrix`. Each
+visitor signs in as a person does, with a password and a code from their authenticator
+app.
 """
 
 import re
@@ -10,6 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from jobs.models import Job, ReleaseRequest, SupportingFile, Vote
+from tests.auth import sign_in
 from workspaces.models import Dataset, DatasetVersion, Membership, SyntheticSample
 
 PRINCIPALS = ["anonymous", "outsider", "site_admin", "owner", "researcher", "checker"]
@@ -31,6 +34,8 @@ def csv_file():
     return SimpleUploadedFile("wards.csv", b"ward,beds\ncardiology,12\nrenal,8\n")
 
 
+A = "/accounts"
+F = A + "/2fa"
 W = "/workspaces/cardiac"
 D = W + "/datasets/{dataset}"
 V = D + "/v{version}"
@@ -43,10 +48,59 @@ ERASE = {"reason": "test", "confirm": "on"}
 MATRIX = {
     "home": ("get", "/", None, expect(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
     "health": ("get", "/health/", None, expect(OK, OK, OK, OK, OK, OK)),
-    "accounts:login": ("get", "/accounts/sign-in/", None,
-                       expect(OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
-    "accounts:logout": ("post", "/accounts/sign-out/", None,
-                        expect(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    # --- signing in, and one's own account (allauth): everyone's own, nobody else's -------
+    "account_login": ("get", A + "/login/", None,
+                      expect(OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    "account_logout": ("post", A + "/logout/", None,
+                       expect(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)),
+    "account_signup": ("get", A + "/signup/", None, expect(OK, *[REDIRECT] * 5)),  # closed
+    "account_inactive": ("get", A + "/inactive/", None, expect(*[OK] * 6)),
+    "account_reauthenticate": ("get", A + "/reauthenticate/", None, expect(LOGIN, *[OK] * 5)),
+    "account_request_reauthentication_code": ("get", A + "/reauthenticate/code/", None,
+                                              expect(LOGIN, *[REDIRECT] * 5)),
+    "account_confirm_reauthentication_code": ("get", A + "/reauthenticate/code/confirm/",
+                                              None, expect(LOGIN, *[REDIRECT] * 5)),
+    "account_confirm_login_code": ("get", A + "/login/code/confirm/", None,
+                                   expect(*[REDIRECT] * 6)),
+    "account_email": ("get", A + "/email/", None, expect(LOGIN, *[OK] * 5)),
+    "account_email_verification_sent": ("get", A + "/confirm-email/", None,
+                                        expect(*[OK] * 6)),
+    "account_confirm_email": ("get", A + "/confirm-email/not-a-key/", None,
+                              expect(*[OK] * 6)),
+    "account_change_password": ("get", A + "/password/change/", None,
+                                expect(LOGIN, *[OK] * 5)),
+    "account_set_password": ("get", A + "/password/set/", None,
+                             expect(LOGIN, *[REDIRECT] * 5)),
+    "account_reset_password": ("get", A + "/password/reset/", None, expect(*[OK] * 6)),
+    "account_reset_password_done": ("get", A + "/password/reset/done/", None,
+                                    expect(*[OK] * 6)),
+    "account_reset_password_from_key": ("get", A + "/password/reset/key/1-not-a-key/", None,
+                                        expect(*[OK] * 6)),
+    "account_reset_password_from_key_done": ("get", A + "/password/reset/key/done/", None,
+                                             expect(*[OK] * 6)),
+    "accounts:second_factor": ("get", A + "/second-factor/", None,
+                               expect(LOGIN, *[REDIRECT] * 5)),  # all have one already
+    "mfa_index": ("get", F + "/", None, expect(LOGIN, *[OK] * 5)),
+    "mfa_authenticate": ("get", F + "/authenticate/", None, expect(*[REDIRECT] * 6)),
+    "mfa_reauthenticate": ("get", F + "/reauthenticate/", None, expect(LOGIN, *[OK] * 5)),
+    "mfa_activate_totp": ("get", F + "/totp/activate/", None,
+                          expect(LOGIN, *[REDIRECT] * 5)),  # active already
+    "mfa_deactivate_totp": ("get", F + "/totp/deactivate/", None, expect(LOGIN, *[OK] * 5)),
+    "mfa_view_recovery_codes": ("get", F + "/recovery-codes/", None,
+                                expect(LOGIN, *[OK] * 5)),
+    "mfa_generate_recovery_codes": ("get", F + "/recovery-codes/generate/", None,
+                                    expect(LOGIN, *[OK] * 5)),
+    "mfa_download_recovery_codes": ("get", F + "/recovery-codes/download/", None,
+                                    expect(LOGIN, *[OK] * 5)),
+    "mfa_list_webauthn": ("get", F + "/webauthn/", None, expect(LOGIN, *[OK] * 5)),
+    "mfa_add_webauthn": ("get", F + "/webauthn/add/", None, expect(LOGIN, *[OK] * 5)),
+    "mfa_reauthenticate_webauthn": ("get", F + "/webauthn/reauthenticate/", None,
+                                    expect(LOGIN, *[REDIRECT] * 5)),  # none has a key
+    # Someone else's security key: nobody may rename or remove it.
+    "mfa_edit_webauthn": ("get", F + "/webauthn/keys/{key}/edit/", None,
+                          expect(LOGIN, *[HIDDEN] * 5)),
+    "mfa_remove_webauthn": ("post", F + "/webauthn/keys/{key}/remove/", None,
+                            expect(LOGIN, *[HIDDEN] * 5)),
     "workspaces:list": ("get", "/workspaces/", None, expect(LOGIN, OK, OK, OK, OK, OK)),
     "workspaces:detail": ("get", W + "/", None, expect(LOGIN, HIDDEN, HIDDEN, OK, OK, OK)),
     # --- members: owners manage them -------------------------------------------------------
@@ -127,6 +181,7 @@ MATRIX = {
     "jobs:release_action#withdraw": ("post", R + "/withdraw/", lambda ctx: {},
                                      expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
     # The checker here is also the site's data steward: site staff, in the admin.
+    # To the admin's sign-in page, which is the portal's (tests/accounts/test_lockout.py).
     "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, OK)),
 }
 # fmt: on
@@ -160,7 +215,7 @@ def outcome_of(response, path) -> str:
         return NOT_FOUND
     if response.status_code == 302:
         location = response["Location"]
-        if location.startswith("/accounts/sign-in/") and "next=" in location:
+        if location.startswith("/accounts/login/") and "next=" in location:
             return LOGIN
         return REDIRECT
     raise AssertionError(f"{path}: unexpected status {response.status_code}")
@@ -195,8 +250,10 @@ def test_matrix(
     if "{job}" in path:
         job = request.getfixturevalue("finished_job")
         ctx.update(job=job.pk, output=job.outputs.get().pk)
+    if "{key}" in path:
+        ctx.update(key=someone_elses_security_key().pk)
     if principal != "anonymous":
-        client.force_login(request.getfixturevalue(principal))
+        sign_in(client, request.getfixturevalue(principal))
     before = state_of_everything()
 
     path = path.format(**ctx)
@@ -207,8 +264,23 @@ def test_matrix(
         assert state_of_everything() == before, "a refused change changed something"
 
 
+def someone_elses_security_key():
+    from allauth.mfa.models import Authenticator
+
+    from tests.factories import UserFactory
+
+    return Authenticator.objects.create(
+        user=UserFactory(username="keyholder"),
+        type=Authenticator.Type.WEBAUTHN,
+        data={"name": "their key", "credential": {}},
+    )
+
+
 def state_of_everything():
+    from allauth.mfa.models import Authenticator
+
     return (
+        sorted(Authenticator.objects.values_list("pk", "type")),
         sorted(Membership.objects.values_list("pk", "roles")),
         sorted(Dataset.objects.values_list("pk", "classification", "erased_at")),
         sorted(DatasetVersion.objects.values_list("pk", "status")),

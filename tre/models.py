@@ -19,9 +19,10 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One entry of the append-only, hash-chained audit trail.
 
-    Written only through `tre.audit.record`. `entry_hash` covers every other field
-    and the previous entry's hash, so editing, removing or reordering entries breaks
-    the chain, which `manage.py verify_audit_chain` detects.
+    Written only through `tre.audit.record`. `entry_hash` is an HMAC, under a key kept
+    outside the database, of every other field and the previous entry's hash, so
+    editing, removing or reordering entries breaks the chain, which `manage.py
+    verify_audit_chain` detects.
     """
 
     sequence = models.PositiveBigIntegerField(unique=True, editable=False)
@@ -78,7 +79,8 @@ class AuditChainHead(models.Model):
 
     Each writer locks it (SELECT ... FOR UPDATE), so two concurrent events can
     never chain onto the same predecessor; and since it holds the last sequence
-    and hash, cutting entries off the end of the trail is detected too.
+    and hash, cutting entries off the end of the trail is detected too, unless the
+    head is moved back with them: checkpoints kept outside the database catch that.
     """
 
     sequence = models.PositiveBigIntegerField(default=0)

@@ -6,6 +6,7 @@ key, with DEBUG on or without ALLOWED_HOSTS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -76,7 +77,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "guardian",
+    # Sign-in: allauth's accounts and MFA (TOTP, WebAuthn, recovery codes); axes
+    # limits failed attempts; csp sends the Content-Security-Policy.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "axes",
+    "csp",
     "tre",
     "accounts",
     "workspaces",
@@ -91,8 +100,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "tre.audit.AuditContextMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # After the audit context (its sign-outs are audited with the client's address),
+    # before anything that serves a page: an expired or half-signed-in session sees none.
+    "accounts.middleware.SignInPolicyMiddleware",
     "tre.middleware.PrivatePagesMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if IS_PRODUCTION:
@@ -130,6 +146,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # owner's alone (0700), whatever the umask made it.
     DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     DATA_DIR.chmod(0o700)
+    # Its files the owner's alone too (0600). SQLite gives its -wal and -shm files the
+    # database file's mode, so making that file first, private, covers all three.
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if _sqlite_file.parent == DATA_DIR:
+        os.close(os.open(_sqlite_file, os.O_CREAT | os.O_WRONLY, 0o600))
+        _sqlite_file.chmod(0o600)
     # The web process and the Celery worker write to the same file: IMMEDIATE
     # transactions and WAL avoid "database is locked" on lock upgrades.
     DATABASES["default"]["OPTIONS"] = {
@@ -146,6 +168,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out account or address is refused before its password is tried.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -162,9 +186,53 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "accounts:login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "workspaces:list"
-LOGOUT_REDIRECT_URL = "accounts:login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# Sign-in (docs/security.md, "Signing in"). Accounts are made by admins: no sign-up,
+# usernames, and a second factor for everyone, enrolled at the first sign-in.
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[TRE] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if IS_PRODUCTION else "http"
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_FORMS = {
+    "authenticate": "accounts.forms.SecondFactorForm",
+    "reauthenticate": "accounts.forms.SecondFactorReauthenticateForm",
+}
+MFA_TOTP_ISSUER = os.environ.get("TRE_MFA_ISSUER", "TRE")
+MFA_PASSKEY_LOGIN_ENABLED = False
+# Security keys check the page's origin (phishing-proof): https, or http://localhost in
+# development (not 127.0.0.1: WebAuthn refuses IP addresses).
+MFA_RECOVERY_CODE_COUNT = 10
+# A code from the 30 seconds before or after counts too: phones' clocks drift.
+MFA_TOTP_TOLERANCE = 1
+# Sessions: an idle and an absolute limit (accounts.middleware), whatever the cookie says.
+TRE_SESSION_IDLE_SECONDS = env_int("TRE_SESSION_IDLE_SECONDS", 30 * 60)
+TRE_SESSION_ABSOLUTE_SECONDS = env_int("TRE_SESSION_SECONDS", 8 * 3600)
+
+# Failed sign-ins (a wrong password or a wrong second-factor code): after 5 for one
+# username, or 5 from one address, both are refused until the cool-off ends or an
+# admin deletes the lock (Axes > Access attempts).
+AXES_FAILURE_LIMIT = env_int("TRE_SIGN_IN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("TRE_SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_address"
+AXES_VERBOSE = False
+# django-axes is the one limit on failed sign-ins (audited, unlocked by an admin), for
+# passwords and codes alike; allauth's own counter would answer first, unaudited.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TZ_NAME", "UTC")
@@ -179,7 +247,11 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "var" / "stat
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "media")},
+        "OPTIONS": {
+            "location": str(DATA_DIR / "media"),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -223,6 +295,13 @@ if IS_PRODUCTION and not (
     raise ImproperlyConfigured(
         "Refusing to start in production mode: set TRE_MASTER_KEY or TRE_MASTER_KEY_FILE."
     )
+# The audit trail's chain is an HMAC under this key, kept outside the database like the
+# master key: TRE_AUDIT_KEY (base64 of 32 bytes) or a key file, made in development.
+TRE_AUDIT_KEY_FILE = os.environ.get("TRE_AUDIT_KEY_FILE", str(DATA_DIR / "audit.key"))
+if IS_PRODUCTION and not (os.environ.get("TRE_AUDIT_KEY") or os.environ.get("TRE_AUDIT_KEY_FILE")):
+    raise ImproperlyConfigured(
+        "Refusing to start in production mode: set TRE_AUDIT_KEY or TRE_AUDIT_KEY_FILE."
+    )
 # Scratch space for ciphertext on its way to storage; never holds plaintext.
 TRE_TEMP_DIR = os.environ.get("TRE_TEMP_DIR") or None
 
@@ -239,7 +318,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 TRE_TRUSTED_PROXY_COUNT = env_int("TRE_TRUSTED_PROXY_COUNT", 0)
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env_int("TRE_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = TRE_SESSION_ABSOLUTE_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -249,7 +328,31 @@ if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("TRE_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env_int("TRE_HSTS_SECONDS", 0)
+    # HTTPS only, and browsers told to remember it for a year (`check --deploy` clean).
+    SECURE_SSL_REDIRECT = env_bool("TRE_SSL_REDIRECT", True)
+    # Health probes come from inside the deployment, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+    SECURE_HSTS_SECONDS = env_int("TRE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TRE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("TRE_HSTS_PRELOAD", True)
+
+# No inline script or style anywhere, the admin's included: a script injected into a
+# page (a release item's name, say) cannot run. htmx's own indicator style is off
+# (templates/base.html) and the QR code of TOTP enrolment is a data: image.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND",
@@ -331,5 +434,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TRE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every sign-in event is in the audit trail already; axes would log each again.
+        "axes": {"level": "WARNING"},
+    },
 }

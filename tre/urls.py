@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,11 +6,15 @@ from tre import views
 
 admin.site.site_header = "TRE administration"
 admin.site.site_title = "TRE admin"
+# One way in, with its second factor and lockout: the admin's own sign-in page sends
+# people to the portal's.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
     path("workspaces/", include("workspaces.urls")),
     path("workspaces/", include("jobs.urls")),
     path("admin/", admin.site.urls),

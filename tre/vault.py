@@ -4,9 +4,13 @@ The master key comes from the environment (TRE_MASTER_KEY, base64) or a key file
 (TRE_MASTER_KEY_FILE), never from the database. Each stored file has its own data key,
 kept in the database only wrapped by the master key. Files live in the "datasets"
 storage (a local directory, or S3-compatible object storage) under random names.
+
+The audit key (TRE_AUDIT_KEY or TRE_AUDIT_KEY_FILE) keys the audit trail's hash chain
+(tre.audit); it lives outside the database for the same reason.
 """
 
 import base64
+import contextlib
 import io
 import os
 import tempfile
@@ -25,7 +29,7 @@ from tre import crypto
 from workspaces.models import DataKey, EncryptedFile, Workspace
 
 
-def _decode_master_key(text: str, source: str) -> bytes:
+def _decode_key(text: str, source: str) -> bytes:
     try:
         key = base64.urlsafe_b64decode(text.strip().encode())
     except ValueError:
@@ -35,25 +39,53 @@ def _decode_master_key(text: str, source: str) -> bytes:
     return key
 
 
+def write_private_file(path: Path, text: str) -> None:
+    """Create `path` holding `text`, readable by its owner alone (0600) whatever the umask.
+
+    The file appears whole or not at all (written aside, then linked into place), and an
+    existing file is never replaced: FileExistsError instead.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
+def _load_key(*, name: str, variable: str, path: str) -> bytes:
+    if value := os.environ.get(variable):
+        return _decode_key(value, variable)
+    path = Path(path)
+    if not path.exists():
+        if settings.IS_PRODUCTION:
+            raise ImproperlyConfigured(f"The {name} file {path} does not exist.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Another process (the web server, a worker) may make it first: then use theirs.
+        with contextlib.suppress(FileExistsError):
+            write_private_file(path, generate_master_key())
+    return _decode_key(path.read_text(), str(path))
+
+
 @cache
 def master_key() -> bytes:
     """The master key. In development a key file is made on first use; production
     settings refuse to start without one configured."""
-    if value := os.environ.get("TRE_MASTER_KEY"):
-        return _decode_master_key(value, "TRE_MASTER_KEY")
-    path = Path(settings.TRE_MASTER_KEY_FILE)
-    if not path.exists():
-        if settings.IS_PRODUCTION:
-            raise ImproperlyConfigured(f"The master key file {path} does not exist.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(crypto.new_key()).decode())
-    return _decode_master_key(path.read_text(), str(path))
+    return _load_key(
+        name="master key", variable="TRE_MASTER_KEY", path=settings.TRE_MASTER_KEY_FILE
+    )
+
+
+@cache
+def audit_key() -> bytes:
+    """The audit trail's HMAC key, found and made like the master key. Whoever writes to
+    the database without it cannot make entries (or checkpoints) that verify."""
+    return _load_key(name="audit key", variable="TRE_AUDIT_KEY", path=settings.TRE_AUDIT_KEY_FILE)
 
 
 def generate_master_key() -> str:
-    """A new master key in the form TRE_MASTER_KEY and key files take."""
+    """A new key in the form TRE_MASTER_KEY, TRE_AUDIT_KEY and their key files take."""
     return base64.urlsafe_b64encode(crypto.new_key()).decode()
 
 

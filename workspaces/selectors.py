@@ -65,8 +65,14 @@ def summary_cards(sample: SyntheticSample) -> list[dict]:
             {
                 "name": name,
                 "entry": entry,
+                # Drawn as SVG rectangles in a 100-high box (no inline style: the CSP).
                 "bars": [
-                    {"label": label, "count": count, "height": round(100 * count / tallest, 1)}
+                    {
+                        "label": label,
+                        "count": count,
+                        "height": (height := round(100 * count / tallest, 1)),
+                        "top": round(100 - height, 1),
+                    }
                     for label, count in bars
                 ],
             }

@@ -66,13 +66,24 @@ def page(browser, live_server):
 
 @pytest.fixture
 def sign_in(page):
+    """Signs in as a person does: password, then the code their authenticator app shows
+    (computed with pyotp from the secret enrolled for them)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.security import has_enrolled
+    from tests.auth import enrol_totp, fresh_code
     from tests.factories import PASSWORD
 
-    def sign_in_as(username):
-        page.goto("/accounts/sign-in/")
+    def sign_in_as(username, password=PASSWORD):
+        user = get_user_model().objects.get(username=username)
+        if not has_enrolled(user):
+            enrol_totp(user)
+        page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
+        page.get_by_placeholder("Code").fill(fresh_code(user))
+        page.get_by_role("button", name="Sign In", exact=True).click()
         page.wait_for_url("**/workspaces/")
 
     return sign_in_as
@@ -85,3 +96,4 @@ def private_storage(settings, worker_data_dir):
 
     yield use_data_dir(settings, worker_data_dir)
     vault.master_key.cache_clear()
+    vault.audit_key.cache_clear()

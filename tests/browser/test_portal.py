@@ -24,11 +24,11 @@ def test_sign_in_and_see_only_my_workspaces(page, sign_in, workspace, other_work
 
 
 def test_a_wrong_password_is_refused_plainly(page, workspace, researcher):
-    page.goto("/accounts/sign-in/")
+    page.goto("/accounts/login/")
     page.get_by_label("Username").fill("rae")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
+    expect(page.get_by_role("alert")).to_contain_text("are not correct")
 
 
 def test_an_outsider_gets_not_found(page, sign_in, workspace, outsider):
@@ -57,6 +57,6 @@ def test_owner_adds_a_member_who_then_sees_the_workspace(page, sign_in, workspac
     assert Membership.objects.get(user__username="nia").roles == ["researcher"]
 
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(re.compile(r"/accounts/sign-in/"))
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
     sign_in("nia")
     expect(page.get_by_role("link", name="Cardiac study")).to_be_visible()

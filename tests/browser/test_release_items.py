@@ -129,9 +129,16 @@ def test_no_script_of_any_release_item_ever_runs(page, sign_in, hostile_request,
     assert not [name for name in downloads if name.lower().endswith(ACTIVE_SUFFIXES)], downloads
     assert state_of(hostile_request) == before
 
-    # The control: the same payload, run as a script of the portal's own page, is caught by
-    # the witness and does cast the votes. So the checks above are not vacuous.
-    page.add_script_tag(content=hostile_files.script(BEACON))
+    # A second wall: had the payload made it into a portal page as an inline script, the
+    # Content-Security-Policy would not have run it.
+    with pytest.raises(PlaywrightError, match="Content Security Policy"):
+        page.add_script_tag(content=hostile_files.script(BEACON))
+    assert not witness.ran()
+
+    # The control: the same payload, run in the portal's own page through DevTools (which
+    # no CSP governs), is caught by the witness and does cast the votes. So the checks
+    # above are not vacuous.
+    page.evaluate(f"() => {{ {hostile_files.script(BEACON)} }}")
     expect(page).to_have_title(hostile_files.PAYLOAD_MARK)
     page.wait_for_timeout(1000)
     assert witness.dialogs == [hostile_files.PAYLOAD_MARK]

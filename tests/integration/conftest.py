@@ -10,6 +10,7 @@ def private_storage(settings, worker_data_dir):
 
     yield use_data_dir(settings, worker_data_dir)
     vault.master_key.cache_clear()
+    vault.audit_key.cache_clear()
 
 
 def wait_for_status(instance, statuses, seconds: float = 90):

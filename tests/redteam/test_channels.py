@@ -24,11 +24,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from jobs import channels, services
 from jobs.models import Job
+from tests.auth import SignedInClient
 from tests.factories import admissions_csv, upload_of
 from tre.permissions import Role
 from workspaces import services as workspace_services
@@ -314,7 +314,7 @@ def test_nothing_the_researcher_sees_depends_on_the_data(
             workspace=workspace, script=script, dataset_versions=[version],
             mode=Job.Mode.REAL, by=researcher,
         )  # fmt: skip
-    client = Client()
+    client = SignedInClient()
     client.force_login(researcher)
     shown_after = wait_until_shown_ended(client, list(jobs.values()))
 
@@ -360,7 +360,7 @@ def test_nothing_the_researcher_sees_depends_on_the_data(
                 assert value not in text, (which, name, value)
     for job in jobs.values():
         for output in job.outputs.all():
-            assert Client().get(f"/workspaces/{job.workspace.slug}/jobs/{job.pk}/outputs/"
+            assert SignedInClient().get(f"/workspaces/{job.workspace.slug}/jobs/{job.pk}/outputs/"
                                 f"{output.pk}/").status_code in (302, 403)  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """Production mode refuses unsafe settings; each case starts a fresh interpreter."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,7 @@ SAFE = {
     "DJANGO_SECRET_KEY": GOOD_KEY,
     "DJANGO_ALLOWED_HOSTS": "tre.example.org",
     "TRE_MASTER_KEY_FILE": "/run/secrets/tre-master-key",
+    "TRE_AUDIT_KEY_FILE": "/run/secrets/tre-audit-key",
 }
 
 
@@ -76,6 +78,12 @@ def test_production_refuses_to_run_without_a_master_key():
     result = load_settings(**{**SAFE, "TRE_MASTER_KEY_FILE": ""})
     assert result.returncode != 0
     assert "set TRE_MASTER_KEY or TRE_MASTER_KEY_FILE" in result.stderr
+
+
+def test_production_refuses_to_run_without_an_audit_key():
+    result = load_settings(**{**SAFE, "TRE_AUDIT_KEY_FILE": ""})
+    assert result.returncode != 0
+    assert "set TRE_AUDIT_KEY or TRE_AUDIT_KEY_FILE" in result.stderr
 
 
 def test_dataset_storage_must_be_local_or_s3():
@@ -100,3 +108,38 @@ def test_the_data_directory_is_its_owners_alone(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert data.stat().st_mode & 0o777 == 0o700
+    database = data / "db.sqlite3"
+    assert database.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_database_and_its_journal_files_are_their_owners_alone(tmp_path):
+    data = tmp_path / "data"
+    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    # A permissive umask, as a careless shell has: the files must not follow it.
+    result = subprocess.run(
+        ["sh", "-c", f"umask 022 && {sys.executable} manage.py migrate --no-input"],
+        cwd=ROOT, env={**clean, "TRE_DATA_DIR": str(data)}, capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    files = {path.name: path.stat().st_mode & 0o777 for path in data.iterdir() if path.is_file()}
+    assert "db.sqlite3" in files
+    assert all(mode == 0o600 for mode in files.values()), files
+
+
+def test_check_deploy_is_clean_in_production(tmp_path):
+    clean = {
+        key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "TRE_"))
+    }
+    env = {
+        **clean,
+        **SAFE,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "TRE_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "sqlite:///:memory:",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout

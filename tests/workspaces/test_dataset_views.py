@@ -197,7 +197,7 @@ def upload_with_csrf(client, url, data):
 def test_uploads_are_encrypted_as_they_arrive_with_csrf_enforced(
     workspace, checker, settings, tmp_path, monkeypatch
 ):
-    from django.test import Client
+    from tests.auth import SignedInClient
 
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -212,7 +212,7 @@ def test_uploads_are_encrypted_as_they_arrive_with_csrf_enforced(
         return real_complete(self, file_size)
 
     monkeypatch.setattr(uploads.EncryptingUploadHandler, "file_complete", spy)
-    client = Client(enforce_csrf_checks=True)
+    client = SignedInClient(enforce_csrf_checks=True)
     client.force_login(checker)
     response = upload_with_csrf(
         client,
@@ -231,9 +231,9 @@ def test_uploads_are_encrypted_as_they_arrive_with_csrf_enforced(
 
 
 def test_an_upload_without_the_csrf_token_is_refused(workspace, checker):
-    from django.test import Client
+    from tests.auth import SignedInClient
 
-    client = Client(enforce_csrf_checks=True)
+    client = SignedInClient(enforce_csrf_checks=True)
     client.force_login(checker)
     response = client.post(
         "/workspaces/cardiac/datasets/new/",

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts.services import enrol_authenticator_app
 from tre.demo import admissions_csv
 from tre.permissions import Role, steward_group
 from workspaces import services
@@ -49,6 +50,7 @@ class Command(BaseCommand):
             passwords["admin"] = password or secrets.token_urlsafe(12)
             admin.set_password(passwords["admin"])
             admin.save()
+            enrol_authenticator_app(user=admin)
 
             workspace = Workspace.objects.filter(slug=DEMO_WORKSPACE["slug"]).first()
             if workspace is None:
@@ -70,6 +72,7 @@ class Command(BaseCommand):
                 user.save()
                 if username in DATA_STEWARDS:
                     user.groups.add(steward_group())
+                enrol_authenticator_app(user=user)
                 membership = Membership.objects.filter(workspace=workspace, user=user).first()
                 if membership is None:
                     services.add_member(workspace=workspace, user=user, roles=roles, by=admin)
@@ -81,7 +84,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo workspace: {workspace.name} (/workspaces/{workspace.slug}/)")
         )
-        self.stdout.write("Demo users (passwords are new on every run):")
+        self.stdout.write(
+            "Demo users (passwords are new on every run; each signs in with a second factor, "
+            "an authenticator app whose current code `python3 dev.py code USER` prints):"
+        )
         roles_of = {
             name: ", ".join(Role(r).label for r in spec[2]) for name, spec in DEMO_USERS.items()
         }
