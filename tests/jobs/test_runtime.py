@@ -119,7 +119,33 @@ def test_the_reaper_fails_a_job_whose_worker_died(queued):
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert "not run again" in job.status_reason
+    assert "at most once" in job.status_reason
     assert runtime.run_job(job_id=job.pk) is None
+
+
+def test_a_dry_run_lost_with_its_worker_says_a_re_run_is_safe(queued):
+    from django.utils import timezone
+
+    job = queued(mode=Job.Mode.DRY_RUN)
+    runtime.claim(job.pk)
+    Job.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    assert runtime.reap_stale_jobs(stale_after=60) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "re-running it is safe" in job.status_reason
+
+
+def test_a_worker_whose_job_directory_is_on_a_disk_refuses_the_job(queued, settings, tmp_path):
+    on_disk = tmp_path / "jobs"  # a disk here (see tests/jobs/test_workdirs.py)
+    on_disk.mkdir()
+    settings.TRE_JOB_DIR = str(on_disk)
+    job = runtime.run_job(job_id=queued(mode=Job.Mode.REAL).pk)
+    assert job.status == Job.Status.FAILED
+    assert "would write the run's files to a disk" in job.status_reason
+    assert not job.outputs.exists()
+    assert list(on_disk.iterdir()) == []
 
 
 def test_a_sandbox_that_cannot_be_made_refuses_the_job(queued, monkeypatch):

@@ -4,7 +4,9 @@ Network probes aim at loopback addresses only. Every escape must be contained, t
 process (standing in for the worker) must survive, and the run must end in a clear state.
 """
 
+import contextlib
 import os
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -29,19 +31,25 @@ FAST = Limits(
 
 @pytest.fixture
 def job_dirs(tmp_path):
-    dirs = {name: tmp_path / name for name in ("inputs", "output", "job")}
-    for path in dirs.values():
-        path.mkdir()
-    (dirs["inputs"] / "admissions.parquet").write_bytes(b"not really parquet")
-    return dirs
+    """The one host directory a run has: its output."""
+    output = tmp_path / "output"
+    output.mkdir()
+    return {"output": output}
+
+
+INPUT = b"not really parquet"
 
 
 def run(job_dirs, code: str, limits: Limits = FAST, **extra):
-    script = job_dirs["job"] / "script.py"
-    script.write_text(textwrap.dedent(code))
-    return sandbox.run(
-        script=script, inputs=job_dirs["inputs"], output=job_dirs["output"], limits=limits, **extra
-    )
+    with sandbox.memory_file("input") as data:
+        data.write(INPUT)
+        return sandbox.run(
+            script=textwrap.dedent(code),
+            inputs={"admissions.parquet": data},
+            output=job_dirs["output"],
+            limits=limits,
+            **extra,
+        )
 
 
 def test_a_plain_script_runs_and_reports_its_usage(job_dirs):
@@ -158,9 +166,20 @@ def test_the_worker_processes_are_not_visible(job_dirs):
 
 
 @pytest.mark.parametrize(
-    "target", ["/usr/evil", "/inputs/admissions.parquet", "/sdk/tre_sdk.py", "/job/script.py"]
+    "target",
+    [
+        "/usr/evil",
+        "/inputs/admissions.parquet",
+        "/inputs/another.parquet",
+        "/sdk/tre_sdk.py",
+        "/job/script.py",
+        "/job/another.py",
+        # The sandbox's own root is memory with no size limit: writable, it would let a
+        # script fill the host's memory past every limit.
+        "/evil",
+    ],
 )
-def test_nothing_outside_the_output_directory_is_writable(job_dirs, target):
+def test_nothing_outside_the_output_directory_and_tmp_is_writable(job_dirs, target):
     result = run(
         job_dirs,
         f"""
@@ -169,10 +188,24 @@ def test_nothing_outside_the_output_directory_is_writable(job_dirs, target):
             print("WROTE")
         except OSError as error:
             print("refused:", type(error).__name__)
+        print(open("/inputs/admissions.parquet", "rb").read() == {INPUT!r})
     """,
     )
     assert "WROTE" not in result.stdout
-    assert (job_dirs["inputs"] / "admissions.parquet").read_bytes() == b"not really parquet"
+    assert result.stdout.split()[-1] == "True"
+
+
+def test_the_inputs_and_the_script_are_in_memory_not_bound_from_the_host(job_dirs):
+    result = run(
+        job_dirs,
+        """
+        for line in open("/proc/self/mountinfo"):
+            if " /inputs/" in line or " /job/" in line:
+                print(line.split(" - ")[1].split()[0])
+    """,
+    )
+    assert result.state == "finished", result.stderr
+    assert result.stdout.split() == ["tmpfs", "tmpfs"]
 
 
 def test_a_fork_bomb_is_contained(job_dirs):
@@ -286,11 +319,37 @@ def test_a_figure_is_drawn_without_complaints(job_dirs):
     assert (job_dirs["output"] / "plot.png").stat().st_size > 1000
 
 
-def test_no_cgroup_is_left_behind(job_dirs):
-    roots = [root for root in sandbox.CGROUP_PIDS_ROOTS if (root / "cgroup.procs").exists()]
+def pids_roots():
+    return [root for root in sandbox.CGROUP_PIDS_ROOTS if (root / "cgroup.procs").exists()]
+
+
+def test_no_cgroup_of_this_worker_is_left_behind(job_dirs):
+    # Only this process's: other workers on the host (a CI run beside this one, say) have
+    # their own, which are not ours to count or remove.
     run(job_dirs, "import os\nfor _ in range(5):\n    os.fork() or os._exit(0)\n")
-    for root in roots:
-        assert list(root.glob("tre-sandbox-*")) == []
+    for root in pids_roots():
+        assert list(root.glob(f"tre-sandbox-{os.getpid()}-*")) == []
+
+
+def test_the_sweep_removes_only_cgroups_of_workers_that_are_gone():
+    roots = [root for root in pids_roots() if os.access(root, os.W_OK)]
+    if not roots:
+        pytest.skip("this user may not create cgroups")
+    root = roots[0]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = root / f"tre-sandbox-{dead.pid}-{'0' * 12}"
+    live = root / f"tre-sandbox-1-{'1' * 12}"  # pid 1 always lives
+    try:
+        orphan.mkdir()
+        live.mkdir()
+        sandbox._sweep(root)
+        assert not orphan.exists()
+        assert live.exists()
+    finally:
+        for path in (orphan, live):
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 # --- nothing the sandbox writes is taken at its word (issue 16) ----------------------
