@@ -434,3 +434,27 @@ def test_the_sweep_leaves_a_cgroup_another_run_just_made(tmp_path):
     sandbox._sweep(tmp_path)
     assert fresh.exists()
     assert not old.exists()
+
+
+@pytest.mark.parametrize("target", ["1", "os.getppid()", "child"])
+def test_no_process_can_be_traced_so_none_can_be_stopped(job_dirs, target):
+    # Tracing the sandbox's init stopped it: the run then hung until the wall clock.
+    started = time.monotonic()
+    result = run(
+        job_dirs,
+        f"""
+        import ctypes, os, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        child = os.fork()
+        if child == 0:
+            time.sleep(30)
+            os._exit(0)
+        target = {target}
+        answer = libc.ptrace(16, target, 0, 0)  # PTRACE_ATTACH
+        print(answer, ctypes.get_errno())
+        os.kill(child, 9)
+    """,
+    )
+    assert result.state == "finished", result.stderr
+    assert result.stdout.split() == ["-1", "1"]  # EPERM
+    assert time.monotonic() - started < 10
