@@ -1,6 +1,9 @@
 from django import forms
+from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
 
 from jobs.models import Job
+from jobs.services import script_too_large_message
 from workspaces.models import DatasetVersion
 
 EXAMPLE_SCRIPT = """import tre_sdk
@@ -44,13 +47,33 @@ class JobForm(forms.Form):
             .select_related("dataset")
             .order_by("dataset__name", "-number")
         )
+        # jobs.services.check_script names the line of a NUL byte; Django's own check
+        # would refuse it first, without saying where.
+        script = self.fields["script"]
+        script.validators = [
+            validator
+            for validator in script.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]
+
+    def clean_script(self):
+        # Browsers send a textarea's line ends as CRLF: counted against the size limit,
+        # a script would grow by a byte a line between the editor and the server.
+        return self.cleaned_data["script"].replace("\r\n", "\n")
+
+    def refuse_unread(self, message: str) -> None:
+        """Show `message` on the script of a form left unbound: the request was too large
+        for Django to read, so there is nothing to bind it to (jobs.views.job_new)."""
+        self.cleaned_data = {}
+        self.add_error("script", message)
 
     def clean(self):
         cleaned = super().clean()
         upload = cleaned.get("script_file")
         if upload is not None:
-            if upload.size > 256 * 1024:
-                self.add_error("script_file", "A script must be smaller than 256 KB.")
+            # jobs.uploads.ScriptUploadHandler kept none of a file over the limit.
+            if getattr(upload, "too_large", False) or upload.size > settings.TRE_MAX_SCRIPT_BYTES:
+                self.add_error("script_file", script_too_large_message(upload.size))
             else:
                 try:
                     cleaned["script"] = upload.read().decode("utf-8")

@@ -6,6 +6,7 @@ permission first, one transaction, its audit entry inside it. The worker's side 
 import logging
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +19,51 @@ from workspaces.models import DatasetVersion, SyntheticSample, Workspace
 
 logger = logging.getLogger(__name__)
 
-MAX_SCRIPT_BYTES = 256 * 1024
+
+def script_too_large_message(size: int | None) -> str:
+    """What the editor says of a script of `size` bytes (None: unknown, but too many),
+    over TRE_MAX_SCRIPT_BYTES."""
+    limit = settings.TRE_MAX_SCRIPT_BYTES
+    what = f"The script is {size:,} bytes" if size else "The script is too large"
+    return (
+        f"{what}; a script may be at most {limit:,} bytes "
+        f"({_in_units(limit)}, TRE_MAX_SCRIPT_BYTES)."
+    )
+
+
+def _in_units(size: int) -> str:
+    for unit, scale in (("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:,.3g} {unit}"
+    return f"{size} bytes"
+
+
+def check_script(script: str) -> None:
+    """Refuse a script that cannot run, saying why in the editor's terms (the line, not
+    a traceback): empty, over TRE_MAX_SCRIPT_BYTES, holding a NUL byte, or not Python."""
+    if not script.strip():
+        raise ValidationError({"script": "The script is empty."})
+    size = len(script.encode())
+    if size > settings.TRE_MAX_SCRIPT_BYTES:
+        raise ValidationError({"script": script_too_large_message(size)})
+    if "\0" in script:
+        # compile() refuses it without saying where (its line number is None).
+        line = script.count("\n", 0, script.index("\0")) + 1
+        raise ValidationError(
+            {"script": f"The script contains a NUL byte (at line {line}); Python can't run it."}
+        )
+    try:
+        compile(script, "script.py", "exec")
+    except SyntaxError as error:
+        where = f"Line {error.lineno}: " if error.lineno else ""
+        raise ValidationError(
+            {"script": f"{where}{error.msg}. Fix the syntax and submit again."}
+        ) from None
+    except (MemoryError, RecursionError):
+        # The parser's own stack overflows on thousands of nested operators.
+        raise ValidationError(
+            {"script": "The script is nested too deeply for Python to compile it."}
+        ) from None
 
 
 def submit_job(
@@ -35,16 +80,7 @@ def submit_job(
     authorize(by, SUBMIT_JOBS, workspace)
     if mode not in Job.Mode.values:
         raise ValidationError("Choose a dry run or a real run.")
-    if not script.strip():
-        raise ValidationError({"script": "The script is empty."})
-    if len(script.encode()) > MAX_SCRIPT_BYTES:
-        raise ValidationError({"script": f"The script is larger than {MAX_SCRIPT_BYTES:,} bytes."})
-    try:
-        compile(script, "script.py", "exec")
-    except SyntaxError as error:
-        raise ValidationError(
-            {"script": f"Line {error.lineno}: {error.msg}. Fix the syntax and submit again."}
-        ) from None
+    check_script(script)
     versions = list(dataset_versions)
     if not versions:
         raise ValidationError({"dataset_versions": "Choose at least one dataset."})

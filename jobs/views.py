@@ -9,15 +9,17 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.http import Http404, UnreadablePostError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from jobs import channels, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
+from jobs.uploads import ScriptUploadHandler
 from tre import audit, files, vault
 from tre.permissions import CANCEL_JOB, REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, authorize, may
 from workspaces.views import get_workspace_for
@@ -37,9 +39,46 @@ def job_list(request, slug):
     return render(request, "jobs/job_list.html", {"workspace": workspace, "jobs": jobs})
 
 
+@csrf_exempt
 @login_required
 def job_new(request, slug):
+    """Write and submit a job.
+
+    Django's CSRF check reads the body, and a script over DATA_UPLOAD_MAX_MEMORY_SIZE makes
+    that read fail with a bare 400. So the route is CSRF-exempt and its inner step is
+    protected instead (as the dataset uploads are), after an unreadable body has had the
+    form back with the reason: that answer changes nothing, so it needs no token. The
+    rights are checked before any of the body is read.
+    """
     workspace = get_workspace_for(request, slug, SUBMIT_JOBS)
+    request.upload_handlers = [ScriptUploadHandler(request)]
+    if request.method == "POST":
+        try:
+            request.POST  # noqa: B018 (read here, where its failure can be answered)
+        except RequestDataTooBig:
+            _discard_rest_of_body(request)
+            form = JobForm(workspace=workspace, initial={"script": EXAMPLE_SCRIPT})
+            form.refuse_unread(
+                services.script_too_large_message(None)
+                + " It was not kept: shorten it and paste it again."
+            )
+            return _job_form_page(request, workspace, form, status=413)
+    return _submit_job(request, workspace)
+
+
+def _discard_rest_of_body(request) -> None:
+    """Read what is left of the request, keeping none of it. A server that answers while
+    the browser is still sending closes the connection on it, and the browser shows that
+    reset instead of the answer. Costs what an upload of the same size would."""
+    try:
+        while request.read(64 * 1024):
+            pass
+    except UnreadablePostError:
+        pass  # the browser has gone: nobody is waiting for the answer
+
+
+@csrf_protect
+def _submit_job(request, workspace):
     initial = {"script": EXAMPLE_SCRIPT}
     rerun_of = request.GET.get("from")
     if rerun_of and rerun_of.isdigit():
@@ -72,6 +111,10 @@ def job_new(request, slug):
                 form.add_error(None, error.messages)
         else:
             return redirect(job.get_absolute_url())
+    return _job_form_page(request, workspace, form, status=400 if form.errors else 200)
+
+
+def _job_form_page(request, workspace, form, *, status):
     used, frees_at = services.real_runs_used(workspace=workspace, user=request.user)
     return render(
         request,
@@ -86,7 +129,7 @@ def job_new(request, slug):
                 "frees_at": frees_at,
             },
         },
-        status=400 if form.errors else 200,
+        status=status,
     )
 
 

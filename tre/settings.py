@@ -309,6 +309,25 @@ TRE_TEMP_DIR = os.environ.get("TRE_TEMP_DIR") or None
 TRE_MAX_UPLOAD_BYTES = env_int("TRE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 TRE_SYNTHETIC_ROWS = env_int("TRE_SYNTHETIC_ROWS", 5000)
 TRE_SYNTHETIC_RARE_THRESHOLD = env_int("TRE_SYNTHETIC_RARE_THRESHOLD", 10)
+# How large a table may be, checked before anything is stored (workspaces.tabular). The
+# decided table is loaded whole: by the worker that builds its synthetic sample, and by
+# every job (pandas, inside TRE_JOB_MEMORY_BYTES, 4 GiB by default). So its decoded size
+# is held to half of that, room for the job's own copies; rows to 10 million, which
+# bounds what the byte count leaves out (pandas keeps text as one object per value, the
+# synthesiser ranks every column); columns to 1,000, the most a steward can review one by
+# one on the decisions page.
+TRE_MAX_COLUMNS = env_int("TRE_MAX_COLUMNS", 1_000)
+TRE_MAX_ROWS = env_int("TRE_MAX_ROWS", 10_000_000)
+TRE_MAX_EXPANDED_BYTES = env_int("TRE_MAX_EXPANDED_BYTES", 2 * 1024**3)
+# The decisions form posts up to two fields per column, and Django refuses a request of
+# more than DATA_UPLOAD_MAX_NUMBER_FIELDS; the widest table allowed must fit.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1_000, 2 * TRE_MAX_COLUMNS + 100)
+# The largest script a job may run (jobs.services). Django must read a script a little
+# over it, so that the form, not a bare 400, says it is too large: the editor sends
+# line ends as CRLF, up to twice the bytes. Larger posts get the form back all the same
+# (jobs.views.job_new), without the text.
+TRE_MAX_SCRIPT_BYTES = env_int("TRE_MAX_SCRIPT_BYTES", 1024**2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(5 * 1024**2 // 2, 2 * TRE_MAX_SCRIPT_BYTES + 256 * 1024)
 # Uploads always go to a temporary file on disk, encrypted as they arrive
 # (workspaces.uploads), never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0

@@ -249,9 +249,9 @@ def version_decide(request, slug, dataset_id, number):
     try:
         version = services.decide_columns(version=version, decisions=decisions, by=request.user)
     except ValidationError as error:
+        # Every choice a person can get wrong is a ValidationError naming its column;
+        # anything else is a fault, and no advice to choose again would mend it.
         messages.error(request, " ".join(error.messages))
-    except ValueError:
-        messages.error(request, "Choose keep, drop, pseudonymise or generalise for each column.")
     else:
         messages.success(request, f"{version} is ready; its synthetic sample is being built.")
     return redirect(version.get_absolute_url())

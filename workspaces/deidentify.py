@@ -123,9 +123,11 @@ def apply_decisions(
     Check the decisions once with `validate_decisions` first: this checks only what it
     needs to carry them out. Missing values stay missing. Outputs follow the ingest's
     pandas types: "string" for tokens and labels, "Int64" for years. See `pseudonymise`
-    and `generalise`.
+    and `generalise`. `secret` is needed only when a column is pseudonymised: a table
+    without one (nothing identifying, or every identifier dropped) decides without it.
     """
-    _check_secret(secret)
+    if any(decision.action == Action.PSEUDONYMISE for decision in decisions.values()):
+        _check_secret(secret)
     for column, decision in decisions.items():
         if decision.column != column:
             raise ValueError(f"The decision filed under {column!r} is for another column.")

@@ -8,6 +8,13 @@ kind, and once to yield typed chunks. Both pandas passes read every field as a s
 and apply the same rules, so a type that held in the inference pass cannot fail later.
 Error messages name a line or a column, never a value: they are shown in the portal and
 the values are private.
+
+Limits (`TableLimits`) on columns, rows and the decoded size are checked before anything
+is stored, and as early as each format allows: a Parquet file's footer says how many rows
+and columns it has, and how large its pages are once decompressed, before a byte of data
+is read; a CSV's columns are counted at its header and its rows as they stream past. A
+small file can decode into a huge table (a million copies of one value are a few bytes
+of Parquet), so the size that counts is the decoded one, never the file's.
 """
 
 import codecs
@@ -42,11 +49,68 @@ ARROW_TYPES = {
     "string": pa.large_string(),
 }
 
+# Bytes per cell of each kind once decoded, as pandas holds it (numpy's 8-byte numbers and
+# timestamps, 1-byte booleans); a string cell's 8 are the pointer or offset, and its text
+# comes on top.
+CELL_BYTES = {"integer": 8, "float": 8, "boolean": 1, "date": 8, "datetime": 8, "string": 8}
+
 Opener = Callable[[], BinaryIO]
 
 
 class TabularError(ValueError):
     """Input that cannot be ingested; the message is safe to show (no data values)."""
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """How large a table may be: columns, rows, and bytes once decoded (`expanded_bytes`).
+
+    The defaults are those of the portal's settings TRE_MAX_COLUMNS, TRE_MAX_ROWS and
+    TRE_MAX_EXPANDED_BYTES, which say why they are what they are.
+    """
+
+    max_columns: int = 1_000
+    max_rows: int = 10_000_000
+    max_expanded_bytes: int = 2 * 1024**3
+
+    def check_columns(self, count: int) -> None:
+        if count > self.max_columns:
+            raise TabularError(
+                f"The file has {count:,} columns; the limit is {self.max_columns:,} "
+                "(TRE_MAX_COLUMNS). Split it into datasets of fewer columns that share a "
+                "key column: a job can join them."
+            )
+
+    def check_rows(self, count: int, *, more: bool = False) -> None:
+        if count > self.max_rows:
+            rows = f"more than {self.max_rows:,}" if more else f"{count:,}"
+            raise TabularError(
+                f"The file has {rows} rows; the limit is {self.max_rows:,} (TRE_MAX_ROWS). "
+                "Upload a subset, or split it into several datasets."
+            )
+
+    def check_expanded(self, size: int, *, at_least: bool = False) -> None:
+        if size > self.max_expanded_bytes:
+            about = "at least " if at_least else ""
+            raise TabularError(
+                f"Decoded, this table would take {about}{format_bytes(size)} of memory; the "
+                f"limit is {format_bytes(self.max_expanded_bytes)} (TRE_MAX_EXPANDED_BYTES). "
+                "Upload fewer rows or columns."
+            )
+
+
+def format_bytes(size: int) -> str:
+    """A size for people: 1.5 GiB, 12.0 MiB, 300 bytes."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,} bytes"
+
+
+def expanded_bytes(rows: int, kinds: dict[str, str], text_bytes: int = 0) -> int:
+    """About how much memory the table takes decoded: CELL_BYTES per cell, plus the
+    `text_bytes` of its string cells (UTF-8)."""
+    return rows * sum(CELL_BYTES[kind] for kind in kinds.values()) + text_bytes
 
 
 @dataclass
@@ -95,19 +159,22 @@ def sniff_format(head: bytes) -> str:
     return "csv"
 
 
-def inspect_table(open_binary: Opener, *, encoding: str = "utf-8") -> TableSource:
-    """Validate a CSV or Parquet file and infer its columns' kinds.
+def inspect_table(
+    open_binary: Opener, *, encoding: str = "utf-8", limits: TableLimits | None = None
+) -> TableSource:
+    """Validate a CSV or Parquet file, infer its columns' kinds and hold it to `limits`.
 
     `open_binary` returns a fresh binary file object each time it is called: the
     file is read in several streaming passes.
     """
+    limits = limits or TableLimits()
     with open_binary() as handle:
         head = handle.read(SNIFF_BYTES)
     if sniff_format(head) == "parquet":
-        return _inspect_parquet(open_binary)
+        return _inspect_parquet(open_binary, limits)
     if encoding not in ENCODINGS:
         raise TabularError(f"Unknown encoding {encoding!r}.")
-    return _inspect_csv(open_binary, head, encoding)
+    return _inspect_csv(open_binary, head, encoding, limits)
 
 
 # --- CSV -------------------------------------------------------------------------------
@@ -171,7 +238,9 @@ def _decode_error(encoding: str, line: int) -> TabularError:
     )
 
 
-def _inspect_csv(open_binary: Opener, head: bytes, encoding: str) -> TableSource:
+def _inspect_csv(
+    open_binary: Opener, head: bytes, encoding: str, limits: TableLimits
+) -> TableSource:
     python_encoding = _python_encoding(encoding)
     decoder = codecs.getincrementaldecoder(python_encoding)(errors="replace")
     delimiter = _sniff_delimiter(decoder.decode(head))
@@ -184,6 +253,7 @@ def _inspect_csv(open_binary: Opener, head: bytes, encoding: str) -> TableSource
             header = next(reader, None)
             if not header or all(not name.strip() for name in header):
                 raise TabularError("The file has no header line with column names.")
+            limits.check_columns(len(header))
             columns = check_column_names(header)
             width = len(columns)
             for row in reader:
@@ -197,6 +267,8 @@ def _inspect_csv(open_binary: Opener, head: bytes, encoding: str) -> TableSource
                         f"the delimiter {_delimiter_name(delimiter)})."
                     )
                 rows += 1
+                if rows > limits.max_rows:
+                    limits.check_rows(rows, more=True)  # stop reading: the rest is moot
         except UnicodeDecodeError:
             raise _decode_error(encoding, _line_of_bad_bytes(open_binary, encoding)) from None
         except csv.Error as error:
@@ -214,11 +286,17 @@ def _inspect_csv(open_binary: Opener, head: bytes, encoding: str) -> TableSource
         encoding=encoding,
     )
     kinds: dict[str, str | None] = dict.fromkeys(columns)
+    text_bytes = dict.fromkeys(columns, 0)
     for batch in _csv_string_batches(source):
         for column in columns:
+            values = batch.column(column)
+            text_bytes[column] += pc.sum(pc.binary_length(values)).as_py() or 0
             if kinds[column] != "string":  # nothing is wider: stop looking
-                kinds[column] = unify_kinds(kinds[column], infer_kind(batch.column(column)))
+                kinds[column] = unify_kinds(kinds[column], infer_kind(values))
     source.kinds = {column: kind or "string" for column, kind in kinds.items()}
+    # Strings are stored as they were written; other kinds become fixed-size cells.
+    strings = sum(text_bytes[column] for column, kind in source.kinds.items() if kind == "string")
+    limits.check_expanded(expanded_bytes(rows, source.kinds, strings))
     return source
 
 
@@ -344,17 +422,33 @@ def arrow_kind(data_type: pa.DataType) -> str | None:
     return None
 
 
-def _inspect_parquet(open_binary: Opener) -> TableSource:
+def _damaged_parquet() -> TabularError:
+    return TabularError(
+        "This file starts like Parquet but cannot be read as Parquet "
+        "(it may be truncated or damaged)."
+    )
+
+
+def _inspect_parquet(open_binary: Opener, limits: TableLimits) -> TableSource:
+    # The footer alone, first: no page of data is read before the limits are checked.
     with open_binary() as handle:
         try:
             parquet = pq.ParquetFile(handle)
+            metadata = parquet.metadata
+            # Leaf columns, counted before the schema is converted (nested ones count
+            # each leaf, and are refused below anyway).
+            limits.check_columns(metadata.num_columns)
             schema = parquet.schema_arrow
-            rows = parquet.metadata.num_rows
+            rows = metadata.num_rows
+            limits.check_rows(rows)
+            # What the pages take once decompressed, before they are decoded: the reader
+            # holds a page whole, and a dictionary page may hold values no row uses.
+            decompressed = sum(
+                metadata.row_group(index).total_byte_size
+                for index in range(metadata.num_row_groups)
+            )
         except (pa.ArrowException, OSError):
-            raise TabularError(
-                "This file starts like Parquet but cannot be read as Parquet "
-                "(it may be truncated or damaged)."
-            ) from None
+            raise _damaged_parquet() from None
     columns = check_column_names(schema.names)
     kinds = {}
     for column, arrow_field in zip(columns, schema, strict=True):
@@ -367,9 +461,46 @@ def _inspect_parquet(open_binary: Opener) -> TableSource:
         kinds[column] = kind
     if rows == 0:
         raise TabularError("The file has columns but no rows of data.")
+    cells = expanded_bytes(rows, kinds)
+    limits.check_expanded(max(cells, decompressed), at_least=True)
+    strings = [
+        name
+        for name, column in zip(schema.names, columns, strict=True)
+        if kinds[column] == "string"
+    ]
+    if strings:
+        text = _parquet_text_bytes(open_binary, strings, limits.max_expanded_bytes - cells)
+        limits.check_expanded(cells + text)
     return TableSource(
         open_binary=open_binary, format="parquet", columns=columns, kinds=kinds, row_count=rows
     )
+
+
+def _parquet_text_bytes(open_binary: Opener, names: list[str], budget: int) -> int:
+    """The UTF-8 bytes of the string columns `names` once decoded, counted batch by batch
+    and no further than just past `budget`.
+
+    The columns are read as dictionaries, so a value repeated on every row costs memory
+    once, plus an index per row: the count never builds what it is measuring.
+    """
+    total = 0
+    with open_binary() as handle:
+        try:
+            parquet = pq.ParquetFile(handle, read_dictionary=names)
+            for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
+                total += sum(_text_bytes(column) for column in batch.columns)
+                if total > budget:
+                    break
+        except (pa.ArrowException, OSError):
+            raise _damaged_parquet() from None
+    return total
+
+
+def _text_bytes(values: pa.Array) -> int:
+    if pa.types.is_dictionary(values.type):
+        lengths = pc.binary_length(values.dictionary)
+        return pc.sum(pc.take(lengths, values.indices)).as_py() or 0
+    return pc.sum(pc.binary_length(values)).as_py() or 0
 
 
 def _parquet_batches(source: TableSource) -> Iterator[pa.Table]:

@@ -40,7 +40,13 @@ def test_rerun_submits_a_copy(queued, researcher, django_capture_on_commit_callb
 
 @pytest.mark.parametrize(
     ("script", "message"),
-    [("", "empty"), ("def broken(:\n", "Line 1"), ("x" * 300_000, "larger than")],
+    [
+        ("", "empty"),
+        ("def broken(:\n", "Line 1"),
+        ("x" * (1024**2 + 1), "may be at most 1,048,576 bytes"),
+        ("x = 1\ny = '\0'\n", r"NUL byte \(at line 2\); Python can't run it"),
+        ("-" * 100_000 + "1", "nested too deeply"),
+    ],
 )
 def test_bad_scripts_are_refused_at_submission(
     workspace, researcher, ready_version, script, message

@@ -115,3 +115,131 @@ def test_the_released_request_page_offers_the_spreadsheet_download_of_tables(
     client.force_login(researcher)
     content = client.get(release.get_absolute_url()).content.decode()
     assert f'{url_of(output)}?inert=1">Download for spreadsheets</a>' in content
+
+
+# --- the job editor: scripts too large, or that Python cannot read ---------------------
+
+NEW_JOB = "/workspaces/cardiac/jobs/new/"
+
+
+def post_job(client, version, script="", **fields):
+    """Post the job form as a browser does: its CSRF token, the textarea's line ends as
+    CRLF, multipart (the form can carry a file)."""
+    token = client.get(NEW_JOB).cookies["csrftoken"].value
+    data = {
+        "csrfmiddlewaretoken": token,
+        "title": "",
+        "script": script.replace("\n", "\r\n"),
+        "dataset_versions": [version.pk],
+        "run_dry": "1",
+        **fields,
+    }
+    return client.post(NEW_JOB, data)
+
+
+@pytest.fixture
+def editor(researcher):
+    from tests.auth import SignedInClient
+
+    client = SignedInClient(enforce_csrf_checks=True)
+    client.force_login(researcher)
+    return client
+
+
+def script_errors(response) -> list[str]:
+    return response.context["form"].errors.get("script", [])
+
+
+def test_a_script_far_over_the_limit_gets_the_form_back_not_a_bare_400(editor, ready_version):
+    from jobs.models import Job
+
+    script = "x = 1\n" * (5 * 1024**2 // 6)  # 5 MB: more than Django reads of a field
+    response = post_job(editor, ready_version, script)
+    assert response.status_code == 413
+    assert b'data-testid="job-form"' in response.content
+    # All of it read, so gunicorn does not reset the connection on a browser still sending.
+    assert len(response.wsgi_request.environ["wsgi.input"]) == 0
+    assert script_errors(response) == [
+        "The script is too large; a script may be at most 1,048,576 bytes (1 MiB, "
+        "TRE_MAX_SCRIPT_BYTES). It was not kept: shorten it and paste it again."
+    ]
+    assert not Job.objects.exists()
+
+
+def test_a_script_at_the_limit_runs_though_the_browser_sends_more(editor, ready_version, settings):
+    """Blank lines are the worst case: CRLF doubles them on the way. Django must still
+    read the field, and the limit counts the script as written."""
+    from jobs.models import Job
+
+    limit = settings.TRE_MAX_SCRIPT_BYTES
+    script = "x = 1\n" + "\n" * (limit - 12) + "y = 2\n"
+    assert len(script.encode()) == limit
+    response = post_job(editor, ready_version, script)
+    assert response.status_code == 302, script_errors(response)
+    assert len(Job.objects.get().script.encode()) == limit - 1  # the form strips the last \n
+
+
+def test_a_script_just_over_the_limit_is_refused_with_its_text_kept(editor, ready_version):
+    from jobs.models import Job
+
+    script = "x = 1\n" * (1024**2 // 6 + 1)  # 1,048,578 bytes, and the form strips a "\n"
+    response = post_job(editor, ready_version, script)
+    assert response.status_code == 400
+    assert script_errors(response) == [
+        "The script is 1,048,577 bytes; a script may be at most 1,048,576 bytes "
+        "(1 MiB, TRE_MAX_SCRIPT_BYTES)."
+    ]
+    assert response.context["form"]["script"].value().startswith("x = 1")
+    assert not Job.objects.exists()
+
+
+def test_an_uploaded_script_over_the_limit_is_refused_and_not_kept(
+    editor, ready_version, monkeypatch
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jobs import uploads
+
+    kept = []
+    real_complete = uploads.ScriptUploadHandler.file_complete
+
+    def spy(self, file_size):
+        upload = real_complete(self, file_size)
+        kept.append(len(upload.read()))
+        upload.seek(0)
+        return upload
+
+    monkeypatch.setattr(uploads.ScriptUploadHandler, "file_complete", spy)
+    big = SimpleUploadedFile("analysis.py", b"x = 1\n" * (2 * 1024**2 // 6))
+    response = post_job(editor, ready_version, script_file=big)
+    assert response.status_code == 400
+    [error] = response.context["form"].errors["script_file"]
+    assert error.startswith("The script is 2,097,150 bytes; a script may be at most")
+    assert kept == [0]  # not in memory, and (no other handler) not on disk either
+
+
+@pytest.mark.parametrize("sent_as", ["typed", "uploaded"])
+def test_a_nul_byte_is_named_with_its_line(editor, ready_version, sent_as):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    script = "x = 1\ny = 2\nz = '\0'\n"
+    if sent_as == "typed":
+        response = post_job(editor, ready_version, script)
+    else:
+        upload = SimpleUploadedFile("analysis.py", script.encode())
+        response = post_job(editor, ready_version, script_file=upload)
+    assert response.status_code == 400
+    assert script_errors(response) == [
+        "The script contains a NUL byte (at line 3); Python can't run it."
+    ]
+    assert b"Line None" not in response.content
+
+
+def test_the_editor_still_refuses_a_post_without_its_csrf_token(editor, ready_version):
+    from jobs.models import Job
+
+    response = editor.post(
+        NEW_JOB, {"script": "x = 1", "dataset_versions": [ready_version.pk], "run_dry": "1"}
+    )
+    assert response.status_code == 403
+    assert not Job.objects.exists()

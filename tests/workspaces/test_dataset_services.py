@@ -1,11 +1,18 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from tests.factories import admissions_csv, upload_of
+from tests.factories import admissions_csv, census_csv, upload_of
 from tre import vault
 from tre.models import AuditEvent
 from workspaces import services
-from workspaces.models import DataKey, Dataset, DatasetVersion, EncryptedFile, SyntheticSample
+from workspaces.models import (
+    DataKey,
+    Dataset,
+    DatasetVersion,
+    EncryptedFile,
+    SyntheticSample,
+    Workspace,
+)
 from workspaces.services.datasets import read_table, suggested_decisions
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +145,69 @@ def test_size_limit(workspace, checker, settings):
         ingest(workspace, checker, "a,b\n1,2\n3,4\n")
 
 
+def parquet_bytes(table) -> bytes:
+    import io
+
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def nothing_was_stored(private_storage) -> bool:
+    return (
+        not Dataset.objects.exists()
+        and not DatasetVersion.objects.exists()
+        and not EncryptedFile.objects.exists()
+        and not DataKey.objects.exists()
+        and stored_files(private_storage) == []
+    )
+
+
+def test_a_table_wider_than_the_limit_is_refused_and_leaves_nothing(
+    workspace, checker, private_storage, settings
+):
+    settings.TRE_MAX_COLUMNS = 3
+    with pytest.raises(ValidationError, match=r"4 columns; the limit is 3 \(TRE_MAX_COLUMNS\)"):
+        ingest(workspace, checker, "a,b,c,d\n1,2,3,4\n")
+    assert nothing_was_stored(private_storage)
+    assert ingest(workspace, checker, "a,b,c\n1,2,3\n").row_count == 1
+
+
+def test_a_table_longer_than_the_limit_is_refused_and_leaves_nothing(
+    workspace, checker, private_storage, settings
+):
+    import pyarrow as pa
+
+    settings.TRE_MAX_ROWS = 100
+    with pytest.raises(ValidationError, match="more than 100 rows; the limit is 100"):
+        ingest(workspace, checker, "a,b\n" + "1,2\n" * 101)
+    table = pa.table({"a": pa.array([1] * 101, pa.int64())})
+    with pytest.raises(ValidationError, match=r"101 rows; the limit is 100 \(TRE_MAX_ROWS\)"):
+        ingest(workspace, checker, parquet_bytes(table))
+    assert nothing_was_stored(private_storage)
+
+
+def test_a_small_parquet_file_that_decodes_huge_is_refused_and_leaves_nothing(
+    workspace, checker, private_storage, settings
+):
+    """The issue's case: a few KB of Parquet, one value repeated on every row, that
+    decodes into far more than the file. Limits are set low to keep the test small."""
+    import pyarrow as pa
+
+    settings.TRE_MAX_EXPANDED_BYTES = 8 * 1024**2
+    rows = 200_000
+    table = pa.table({"visit": pa.array([1] * rows, pa.int64()), "note": ["x" * 200] * rows})
+    content = parquet_bytes(table)
+    assert len(content) < 64 * 1024
+    with pytest.raises(ValidationError, match=r"the limit is 8\.0 MiB \(TRE_MAX_EXPANDED_BYTES\)"):
+        ingest(workspace, checker, content)
+    assert nothing_was_stored(private_storage)
+    settings.TRE_MAX_EXPANDED_BYTES = 64 * 1024**2
+    assert ingest(workspace, checker, content).row_count == rows
+
+
 def test_dataset_names_are_checked(workspace, checker):
     with pytest.raises(ValidationError):
         ingest(workspace, checker, name="Not a name!")
@@ -187,6 +257,43 @@ def test_decisions_apply_and_are_recorded(
     assert SyntheticSample.objects.get(version=version).status == "queued"
     event = AuditEvent.objects.get(action="dataset_version.decided")
     assert event.details["decisions"] == version.decisions
+
+
+def test_a_table_with_nothing_to_pseudonymise_decides_and_becomes_ready(
+    workspace, checker, django_capture_on_commit_callbacks
+):
+    """The Adult census data has no direct identifier: every column is kept. Deciding it
+    used to fail on the pseudonymisation secret, which no column needed."""
+    version = ingest(workspace, checker, census_csv(), name="census")
+    assert version.findings == []
+    keep_all = {column["name"]: {"action": "keep"} for column in version.staged_schema}
+    with django_capture_on_commit_callbacks():
+        version = services.decide_columns(version=version, decisions=keep_all, by=checker)
+    assert version.status == DatasetVersion.Status.READY
+    assert [column["name"] for column in version.schema] == list(keep_all)
+    assert {decision["action"] for decision in version.decisions} == {"keep"}
+    kinds = {column["name"]: column["kind"] for column in version.schema}
+    assert len(read_table(version.data_file, kinds)) == 200
+    # No secret was made for it, since none was used.
+    assert Workspace.objects.get(pk=workspace.pk).pseudonym_key_id is None
+
+
+def test_dropping_and_generalising_without_pseudonymising_decides(workspace, checker):
+    version = ingest(workspace, checker)
+    flagged = {finding["column"] for finding in version.findings}
+    decisions = {column: {"action": "drop"} for column in flagged}
+    decisions["date_of_birth"] = {"action": "generalise", "generalise_to": "year"}
+    version = services.decide_columns(version=version, decisions=decisions, by=checker)
+    assert version.status == DatasetVersion.Status.READY
+    assert "pseudonymise" not in {decision["action"] for decision in version.decisions}
+
+
+def test_an_unknown_action_is_refused_by_name(workspace, checker):
+    version = ingest(workspace, checker)
+    with pytest.raises(ValidationError, match="Column 'age': choose keep, drop"):
+        decide(version, checker, age={"action": "shred"})
+    version.refresh_from_db()
+    assert version.status == DatasetVersion.Status.AWAITING_DECISIONS
 
 
 def test_pseudonyms_are_stable_across_versions_so_joins_work(workspace, checker):

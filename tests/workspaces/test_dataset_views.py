@@ -272,3 +272,127 @@ def test_the_sample_download_is_inert_for_spreadsheets_and_never_rendered(
         ['\'=HYPERLINK("http://evil.example/")', "-3.5", "'@SUM(A1)"],
         ["<script>alert(1)</script>", "4.0", "'+cmd"],
     ]
+
+
+def decisions_form_as_a_browser_sends_it(content: str) -> list[tuple[str, str]]:
+    """The decisions form's fields as a browser submits them: every select with its
+    selected option (else its first), and the hidden CSRF token."""
+    from html.parser import HTMLParser
+
+    class Form(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.fields, self.select, self.options = False, [], None, []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "form" and attrs.get("data-testid") == "decisions":
+                self.inside = True
+            elif self.inside and tag == "input" and attrs.get("type") == "hidden":
+                self.fields.append((attrs["name"], attrs["value"]))
+            elif self.inside and tag == "select":
+                self.select, self.options = attrs["name"], []
+            elif self.select and tag == "option":
+                self.options.append((attrs["value"], "selected" in attrs))
+
+        def handle_endtag(self, tag):
+            if tag == "select" and self.select:
+                chosen = [value for value, selected in self.options if selected]
+                self.fields.append((self.select, (chosen or [self.options[0][0]])[0]))
+                self.select = None
+            elif tag == "form":
+                self.inside = False
+
+    parser = Form()
+    parser.feed(content)
+    return parser.fields
+
+
+def test_a_table_with_nothing_to_pseudonymise_decides_through_the_form(
+    client, workspace, checker, django_capture_on_commit_callbacks
+):
+    """Keep every column (the Adult census data has no identifier): the version becomes
+    ready. It used to stay awaiting decisions, with advice to choose again."""
+    from tests.factories import census_csv, upload_of
+    from workspaces import services
+
+    version = services.ingest_dataset(
+        workspace=workspace, upload=upload_of(census_csv()), by=checker, name="census"
+    )
+    client.force_login(checker)
+    fields = decisions_form_as_a_browser_sends_it(client.get(version.get_absolute_url()).text)
+    assert {value for name, value in fields if name.startswith("action-")} == {"keep"}
+    with django_capture_on_commit_callbacks():
+        response = client.post(version.get_absolute_url() + "decide/", dict(fields), follow=True)
+    assert b"is ready" in response.content
+    assert b"Choose keep" not in response.content
+    version.refresh_from_db()
+    assert version.status == DatasetVersion.Status.READY
+
+
+def test_the_decisions_form_works_for_the_widest_table_allowed(
+    workspace, checker, settings, django_capture_on_commit_callbacks
+):
+    """As many columns as TRE_MAX_COLUMNS allows (its default: this test must hold for
+    the settings as they are), each with a "to ..." menu: more fields than Django takes
+    by default. Posted as a browser posts it, CSRF enforced."""
+    from urllib.parse import urlencode
+
+    from tests.auth import SignedInClient
+    from tests.factories import upload_of
+    from workspaces import services
+
+    width = settings.TRE_MAX_COLUMNS
+    header = ",".join(f"measure_{index}" for index in range(width))
+    rows = "".join(
+        ",".join(str(row * index % 97) for index in range(width)) + "\n" for row in (1, 2, 3)
+    )
+    version = services.ingest_dataset(
+        workspace=workspace, upload=upload_of(f"{header}\n{rows}"), by=checker, name="wide"
+    )
+    client = SignedInClient(enforce_csrf_checks=True)
+    client.force_login(checker)
+    fields = decisions_form_as_a_browser_sends_it(client.get(version.get_absolute_url()).text)
+    assert len(fields) == 2 * width + 1 > 1_000  # Django's default limit
+    with django_capture_on_commit_callbacks():
+        response = client.post(
+            version.get_absolute_url() + "decide/",
+            urlencode(fields),
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.status == DatasetVersion.Status.READY
+    assert len(version.schema) == width
+
+
+def upload_form(name: str, content: bytes) -> dict:
+    return {
+        "file": SimpleUploadedFile(name, content),
+        "name": "big",
+        "classification": "internal",
+        "encoding": "utf-8",
+    }
+
+
+def test_a_table_over_a_limit_is_refused_on_the_upload_form(client, workspace, checker, settings):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    client.force_login(checker)
+    settings.TRE_MAX_COLUMNS = 2
+    response = client.post(
+        "/workspaces/cardiac/datasets/new/", upload_form("w.csv", b"a,b,c\n1,2,3\n")
+    )
+    assert response.status_code == 400
+    assert b"The file has 3 columns; the limit is 2 (TRE_MAX_COLUMNS)" in response.content
+
+    settings.TRE_MAX_EXPANDED_BYTES = 1024**2
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"a": pa.array([0] * 1_000_000, pa.int64())}), buffer)
+    response = client.post(
+        "/workspaces/cardiac/datasets/new/", upload_form("small.parquet", buffer.getvalue())
+    )
+    assert response.status_code == 400
+    assert b"at least 7.6 MiB of memory; the limit is 1.0 MiB" in response.content
+    assert not DatasetVersion.objects.exists()

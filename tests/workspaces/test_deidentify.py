@@ -317,6 +317,26 @@ def test_columns_without_a_decision_are_kept():
     pd.testing.assert_frame_equal(result, chunk)
 
 
+def test_no_secret_is_needed_when_nothing_is_pseudonymised():
+    # Keep-all (a table with no identifier), or identifiers dropped and generalised.
+    chunk = pd.DataFrame({"age": [34, 71], "email": strings(["a@example.org", "b@example.org"])})
+    kinds = {"age": "integer", "email": "string"}
+    decisions = {
+        "age": ColumnDecision("age", Action.GENERALISE, "10"),
+        "email": ColumnDecision("email", Action.DROP),
+    }
+
+    assert apply_decisions(chunk, {}, kinds, secret=b"").equals(chunk)
+    assert apply_decisions(chunk, decisions, kinds, secret=b"")["age"].tolist() == [
+        "30-39",
+        "70-79",
+    ]
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        apply_decisions(
+            chunk, {"email": ColumnDecision("email", Action.PSEUDONYMISE)}, kinds, secret=b""
+        )
+
+
 def test_a_decision_for_a_missing_column_is_refused():
     # Otherwise a misspelt decision would leave the real identifier untouched.
     chunk = pd.DataFrame({"Email": strings(["a@example.org"])})

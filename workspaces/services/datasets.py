@@ -105,8 +105,13 @@ def ingest_dataset(
     if upload.size_bytes > settings.TRE_MAX_UPLOAD_BYTES:
         raise ValidationError(_too_large_message(upload.size_bytes))
 
+    limits = tabular.TableLimits(
+        max_columns=settings.TRE_MAX_COLUMNS,
+        max_rows=settings.TRE_MAX_ROWS,
+        max_expanded_bytes=settings.TRE_MAX_EXPANDED_BYTES,
+    )
     try:
-        source = tabular.inspect_table(upload.open_binary, encoding=encoding)
+        source = tabular.inspect_table(upload.open_binary, encoding=encoding, limits=limits)
     except tabular.TabularError as error:
         raise ValidationError(str(error)) from None
 
@@ -220,14 +225,17 @@ def decide_columns(*, version: DatasetVersion, decisions: dict[str, dict], by) -
     unknown = sorted(set(decisions) - set(kinds))
     if unknown:
         raise ValidationError(f"Unknown column(s): {', '.join(unknown)}.")
-    column_decisions = {
-        column: deidentify.ColumnDecision(
+    column_decisions = {}
+    for column, decision in decisions.items():
+        if decision["action"] not in {action.value for action in identifiers.Action}:
+            raise ValidationError(
+                f"Column {column!r}: choose keep, drop, pseudonymise or generalise."
+            )
+        column_decisions[column] = deidentify.ColumnDecision(
             column=column,
             action=identifiers.Action(decision["action"]),
             generalise_to=decision.get("generalise_to") or None,
         )
-        for column, decision in decisions.items()
-    }
     findings = [_finding_from_dict(finding) for finding in version.findings]
     try:
         deidentify.validate_decisions(list(column_decisions.values()), kinds, findings)
