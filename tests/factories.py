@@ -62,6 +62,17 @@ def admissions_csv(rows: int = 300, seed: int = 7) -> str:
     return made_up_admissions(rows, seed)
 
 
+def marked_csv(marker: str, rows: int = 300) -> str:
+    """The admissions table with a kept column `code` whose every value is unique and
+    starts with `marker`: a value of the real data that appears nowhere else (unique, so
+    rare, so never copied into the synthetic sample), to look for where it must not be."""
+    lines = admissions_csv(rows).splitlines()
+    lines[0] += ",code"
+    for index in range(1, len(lines)):
+        lines[index] += f",{marker}{index:05d}X"
+    return "\n".join(lines) + "\n"
+
+
 def job_output(job, name: str, content: bytes = b"ward,n\nA,12\n", **fields):
     """A stored (encrypted) table output of `job`, as the worker would leave it."""
     from jobs.models import JobOutput

@@ -16,7 +16,7 @@ import pytest
 from jobs import runtime, services, workdirs
 from jobs.models import Job
 from tests.conftest import ROOT, database_url_for_worker
-from tests.factories import admissions_csv, upload_of
+from tests.factories import admissions_csv, marked_csv, upload_of
 from tests.integration.conftest import wait_for_status
 from tre.models import AuditEvent
 from workspaces import services as workspace_services
@@ -65,14 +65,6 @@ def test_a_submitted_job_runs_on_a_worker_from_its_queue(
 MARKER = "QZLEAK"
 
 
-def marked_csv(rows: int = 300) -> str:
-    lines = admissions_csv(rows).splitlines()
-    lines[0] += ",code"
-    for index in range(1, len(lines)):
-        lines[index] += f",{MARKER}{index:05d}X"
-    return "\n".join(lines) + "\n"
-
-
 def files_holding_the_marker(since: Path, *, memory_too: bool) -> list[str]:
     """Every file written after `since` was, anywhere on this host, that holds a value of
     the marked column: as bytes, or once decoded if it is a Parquet file (compressed pages
@@ -118,7 +110,7 @@ def test_a_worker_killed_mid_job_leaves_no_plaintext_and_a_failed_job(
     started = tmp_path / "started"
     started.touch()
     version = workspace_services.ingest_dataset(
-        workspace=workspace, upload=upload_of(marked_csv()), by=checker, name="admissions"
+        workspace=workspace, upload=upload_of(marked_csv(MARKER)), by=checker, name="admissions"
     )
     decisions = {**suggested_decisions(version), "code": {"action": "keep"}}
     version = workspace_services.decide_columns(version=version, decisions=decisions, by=checker)

@@ -30,7 +30,7 @@ import pytest
 from jobs.models import Job
 from jobs.tasks import run_job_task
 from tests.conftest import ROOT, WorkerProcess, database_url_for_worker
-from tests.factories import admissions_csv, upload_of
+from tests.factories import marked_csv, upload_of
 from tests.integration.conftest import wait_for_status
 from tre import celery_app, crypto, vault
 from workspaces import services as workspace_services
@@ -44,14 +44,6 @@ BUCKET = "tre-datasets"
 # A value of the real data in a kept column: in the decided data file and in what the
 # real runs copy into their outputs, so plaintext anywhere in the bucket would show it.
 MARKER = "QZOBJECT"
-
-
-def marked_csv(rows: int = 200) -> str:
-    lines = admissions_csv(rows).splitlines()
-    lines[0] += ",code"
-    for index in range(1, len(lines)):
-        lines[index] += f",{MARKER}{index:05d}X"
-    return "\n".join(lines) + "\n"
 
 
 # Copies the rows into an output on purpose (the airlock would refuse it, but the
@@ -261,7 +253,7 @@ def test_jobs_on_two_worker_hosts_keep_every_file_in_the_object_store(
 
     # The steward uploads and decides on the portal's host.
     version = workspace_services.ingest_dataset(
-        workspace=workspace, upload=upload_of(marked_csv()), by=checker, name="admissions"
+        workspace=workspace, upload=upload_of(marked_csv(MARKER)), by=checker, name="admissions"
     )
     decisions = {**suggested_decisions(version), "code": {"action": "keep"}}
     version = workspace_services.decide_columns(version=version, decisions=decisions, by=checker)

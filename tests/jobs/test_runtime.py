@@ -107,10 +107,11 @@ def test_cancelling_a_running_job_stops_it(queued, researcher):
     assert job.status == Job.Status.CANCELLED
 
 
-def test_the_reaper_fails_a_job_whose_worker_died(queued):
+def lost_with_its_worker(queued, mode):
+    """A running job whose worker stopped writing heartbeats five minutes ago, reaped."""
     from django.utils import timezone
 
-    job = queued(mode=Job.Mode.REAL)
+    job = queued(mode=mode)
     runtime.claim(job.pk)
     Job.objects.filter(pk=job.pk).update(
         heartbeat_at=timezone.now() - timezone.timedelta(minutes=5)
@@ -118,22 +119,18 @@ def test_the_reaper_fails_a_job_whose_worker_died(queued):
     assert runtime.reap_stale_jobs(stale_after=60) == 1
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
+    return job
+
+
+def test_the_reaper_fails_a_job_whose_worker_died(queued):
+    job = lost_with_its_worker(queued, Job.Mode.REAL)
     assert "not run again" in job.status_reason
     assert "at most once" in job.status_reason
     assert runtime.run_job(job_id=job.pk) is None
 
 
 def test_a_dry_run_lost_with_its_worker_says_a_re_run_is_safe(queued):
-    from django.utils import timezone
-
-    job = queued(mode=Job.Mode.DRY_RUN)
-    runtime.claim(job.pk)
-    Job.objects.filter(pk=job.pk).update(
-        heartbeat_at=timezone.now() - timezone.timedelta(minutes=5)
-    )
-    assert runtime.reap_stale_jobs(stale_after=60) == 1
-    job.refresh_from_db()
-    assert job.status == Job.Status.FAILED
+    job = lost_with_its_worker(queued, Job.Mode.DRY_RUN)
     assert "re-running it is safe" in job.status_reason
 
 
