@@ -278,7 +278,9 @@ STORAGES = {
             "access_key": os.environ.get("TRE_S3_ACCESS_KEY_ID") or None,
             "secret_key": os.environ.get("TRE_S3_SECRET_ACCESS_KEY") or None,
             "location": "datasets",
-            "default_acl": "private",
+            # Buckets with ACLs disabled (AWS's default since 2023) refuse any ACL: set
+            # TRE_S3_DEFAULT_ACL empty there; the bucket's policy keeps objects private.
+            "default_acl": os.environ.get("TRE_S3_DEFAULT_ACL", "private") or None,
             "file_overwrite": False,
         },
     },

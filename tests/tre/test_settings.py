@@ -143,3 +143,18 @@ def test_check_deploy_is_clean_in_production(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize(("value", "acl"), [(None, "private"), ("", "None")])
+def test_s3_objects_are_private_and_buckets_without_acls_can_say_so(value, acl):
+    clean = {name: text for name, text in os.environ.items() if not name.startswith("TRE_")}
+    env = {**clean, "TRE_DATASET_STORAGE": "s3"}
+    if value is not None:
+        env["TRE_S3_DEFAULT_ACL"] = value
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import tre.settings as s; print(s.STORAGES['datasets']['OPTIONS']['default_acl'])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == acl
