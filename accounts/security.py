@@ -31,8 +31,8 @@ def has_enrolled(user) -> bool:
     return Authenticator.objects.filter(user=user, type__in=FACTORS).exists()
 
 
-def mark_second_factor(request, user, *, factor: str) -> None:
-    request.session[SECOND_FACTOR_KEY] = {"user": str(user.pk), "factor": factor}
+def mark_second_factor(session, user, *, factor: str) -> None:
+    session[SECOND_FACTOR_KEY] = {"user": str(user.pk), "factor": factor}
 
 
 def passed_second_factor(request, user) -> bool:

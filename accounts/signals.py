@@ -82,7 +82,7 @@ def on_second_factor_failed(sender, request, user, authenticator, **kwargs):
 
 @receiver(mfa_signals.authenticator_used)
 def on_second_factor_used(sender, request, user, authenticator, **kwargs):
-    security.mark_second_factor(request, user, factor=authenticator.type)
+    security.mark_second_factor(request.session, user, factor=authenticator.type)
     if authenticator.type == Authenticator.Type.RECOVERY_CODES:
         audit.record(
             action="auth.recovery_code_used",
@@ -118,7 +118,7 @@ def on_authenticator_saved(sender, instance, created, **kwargs):
     security.bump_session_epoch(instance.user)
     if by is not None and by.pk == instance.user_id and instance.type in security.FACTORS:
         # Enrolling asked for a code from the new factor: possession is proven.
-        security.mark_second_factor(context.request, by, factor=instance.type)
+        security.mark_second_factor(context.request.session, by, factor=instance.type)
 
 
 @receiver(post_delete, sender=Authenticator)

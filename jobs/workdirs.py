@@ -26,6 +26,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections
 
+from jobs.sandbox import count_output
 from tre import audit
 
 logger = logging.getLogger(__name__)
@@ -108,16 +109,6 @@ def _abandoned(directory: Path) -> bool:
     return True
 
 
-def _size(directory: Path) -> tuple[int, int]:
-    files = total = 0
-    for base, _dirs, names in os.walk(directory):
-        for name in names:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(base, name)).st_size
-                files += 1
-    return files, total
-
-
 def sweep(*, roots: list[Path] | None = None) -> int:
     """Remove what runs of this host left behind when their worker died; returns how
     many directories it removed. Besides the job root it looks in the system's
@@ -130,7 +121,7 @@ def sweep(*, roots: list[Path] | None = None) -> int:
         for directory in candidates if root.is_dir() else []:
             if not directory.is_dir() or directory.is_symlink() or not _abandoned(directory):
                 continue
-            files, size = _size(directory)
+            left = count_output(directory)
             shutil.rmtree(directory, ignore_errors=True)
             if directory.exists():
                 continue
@@ -142,11 +133,15 @@ def sweep(*, roots: list[Path] | None = None) -> int:
                 target_type="jobs.job",
                 target_id=match.group(1) if match else "",
                 target_label=f"job {match.group(1)}" if match else "an unnamed run",
-                details={"host": socket.gethostname(), "files": files, "bytes": size},
+                details={
+                    "host": socket.gethostname(),
+                    "files": left.files,
+                    "bytes": left.total_bytes,
+                },
             )
             logger.warning(
                 "Removed what a dead run left on this host: %s (%d files, %d bytes)",
-                directory.name, files, size,
+                directory.name, left.files, left.total_bytes,
             )  # fmt: skip
     return removed
 

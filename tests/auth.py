@@ -10,12 +10,11 @@ import time
 
 import pyotp
 from allauth.mfa.models import Authenticator
-from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.mfa.utils import decrypt
 from django.test import Client
 
 from accounts import security
+from accounts.services import enrol_authenticator_app
 from tests.factories import PASSWORD
 
 
@@ -23,17 +22,15 @@ class SignedInClient(Client):
     def force_login(self, user, backend=None):
         super().force_login(user, backend)
         session = self.session
-        session[security.SECOND_FACTOR_KEY] = {"user": str(user.pk), "factor": "totp"}
+        security.mark_second_factor(session, user, factor="totp")
         session.save()
 
 
 def enrol_totp(user) -> pyotp.TOTP:
     """Enrols `user` with an authenticator app (and recovery codes), as the enrolment
     page does; returns the app, to compute codes with."""
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    RecoveryCodes.activate(user)
-    return pyotp.TOTP(secret)
+    enrol_authenticator_app(user=user)
+    return totp_of(user)
 
 
 def totp_of(user) -> pyotp.TOTP:

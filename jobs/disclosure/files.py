@@ -92,40 +92,37 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
+# Formats told by their first bytes alone.
+_SIGNATURES = [
+    (PNG_SIGNATURE, "a PNG image"),
+    (b"\x80", "a Python pickle"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"PK\x05\x06", "a ZIP archive"),
+    (b"PK\x07\x08", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x93NUMPY", "a NumPy array file"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"ARROW1", "an Arrow file"),
+    (b"%PDF-", "a PDF"),
+    (b"\x7fELF", "a program"),
+]
+
+
 def _sniff(head: bytes, tail: bytes) -> str | None:
     """The name of the binary format a file's first bytes (and last four) show, if any."""
-    if head.startswith(PNG_SIGNATURE):
-        return "a PNG image"
-    if head[:1] == b"\x80":
-        return "a Python pickle"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
     if head.startswith(b"PAR1") and (tail == b"PAR1" or b"\x00" in head):
         return "a Parquet file"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
-        return "a ZIP archive"
-    if head.startswith(b"\x1f\x8b"):
-        return "a gzip archive"
     if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
         return "a bzip2 archive"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "an xz archive"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "a 7z archive"
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        return "a zstd archive"
     if head[257:262] == b"ustar" and b"\x00" in head:
         return "a tar archive"
-    if head.startswith(b"SQLite format 3\x00"):
-        return "an SQLite database"
-    if head.startswith(b"\x93NUMPY"):
-        return "a NumPy array file"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "an HDF5 file"
-    if head.startswith(b"ARROW1"):
-        return "an Arrow file"
-    if head.startswith(b"%PDF-"):
-        return "a PDF"
-    if head.startswith(b"\x7fELF"):
-        return "a program"
     return None
 
 
