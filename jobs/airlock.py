@@ -6,6 +6,7 @@ The request's states and allowed moves are `ReleaseRequest.TRANSITIONS`; who may
 each move is said by the function that makes it.
 """
 
+from dataclasses import asdict
 from functools import partial
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import channels
+from jobs import channels, disclosure
 from jobs.models import (
     Job,
     JobOutput,
@@ -202,6 +203,7 @@ def submit_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
         if not request.items.exists():
             raise ValidationError("Add at least one output first.")
         request.move_to(Status.SUBMITTED)
+        _compare_with_released(request)
         request.round += 1
         request.submitted_at = timezone.now()
         request.save()
@@ -220,6 +222,55 @@ def submit_request(*, request: ReleaseRequest, by) -> ReleaseRequest:
             )
         )
     return request
+
+
+def _compare_with_released(request: ReleaseRequest) -> None:
+    """Differencing across requests: each count table of the request against the count
+    tables its maker already took out from runs on any of the same dataset versions.
+    The findings go beside the item, for the checkers (jobs.disclosure.differencing)."""
+    versions = list(request.job.dataset_versions.all())
+    released = (
+        JobOutput.objects.filter(
+            released_at__isnull=False,
+            type=JobOutput.Type.TABLE,
+            job__submitted_by=request.requested_by,
+            job__dataset_versions__in=versions,
+        )
+        .exclude(job=request.job)
+        .select_related("file")
+        .distinct()
+    )
+    released_margins = [
+        (f"{output.name} (job #{output.job_id})", margins)
+        for output in released
+        if (margins := _margins(output)) is not None
+    ]
+    fewer_than = tier_policy(version.dataset.classification for version in versions).thresholds.get(
+        "min_cell_count", 10
+    )
+    for item in request.items.select_related("output__file"):
+        found = []
+        margins = _margins(item.output) if item.output.type == JobOutput.Type.TABLE else None
+        if margins is not None and released_margins:
+            flagged = disclosure.differencing(
+                [(item.output.name, margins), *released_margins], fewer_than=fewer_than
+            ).get(item.output.name)
+            if flagged:
+                reason = disclosure.differencing_reason(
+                    flagged, fewer_than=fewer_than, released=True
+                )
+                found.append({**asdict(reason), "cells": []})
+        if item.cross_checks != found:
+            item.cross_checks = found
+            item.save(update_fields=["cross_checks"])
+
+
+def _margins(output: JobOutput):
+    if output.file is None:
+        return None
+    with vault.open_encrypted(output.file) as reader:
+        data = reader.read(disclosure.MAX_TABLE_BYTES + 1)
+    return disclosure.margins_of(data)
 
 
 def withdraw_request(*, request: ReleaseRequest, by) -> ReleaseRequest:

@@ -232,6 +232,9 @@ class RequestedOutput(models.Model):
     # Bumped when the researcher replaces the output: votes on older revisions no longer count.
     revision = models.PositiveIntegerField(default=1)
     added_at = models.DateTimeField(auto_now_add=True)
+    # What comparing the output with the researcher's released outputs on the same data
+    # found when the request was last submitted (jobs.disclosure reasons), for checkers.
+    cross_checks = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["request", "pk"]

@@ -251,12 +251,15 @@ def _disclosure_context(job: Job, frames: list) -> dict:
             values = frame[column].dropna()
             if values.dtype.kind not in "biufcmM":
                 sensitive.update(str(value) for value in values.unique())
+    thresholds = disclosure.Thresholds.from_dict(policy.thresholds)
     return {
-        "thresholds": disclosure.Thresholds.from_dict(policy.thresholds),
+        "thresholds": thresholds,
         "input_rows": max((len(frame) for frame in frames), default=0),
         "sensitive_values": frozenset(sensitive),
         # Rows of the inputs, to find a row's values together in what the run wrote.
         "row_values": disclosure.RowValues.from_frames(frames),
+        # The inputs themselves, to recompute what each cell of a table is.
+        "input_tables": disclosure.InputTables.from_frames(frames, nk_n=thresholds.nk_n),
     }
 
 
@@ -292,6 +295,8 @@ def _store_outputs(
                 ),
             }
         )
+    if checks:
+        _check_differencing(found, checks["thresholds"])
     if job.is_real:
         found = channels.label_outputs(found, channels.script_literals(job.script))
     for item in found:
@@ -322,6 +327,30 @@ def _store_outputs(
             description="The run's whole log, for review before release.", metadata={},
             verdict=verdict.as_dict(), write=lambda sink: sink.write(full_log.encode()),
         )  # fmt: skip
+
+
+def _check_differencing(found: list[dict], thresholds) -> None:
+    """Flag the run's count tables whose totals differ by a few people (their verdicts
+    gain a "differencing" reason naming the other table, and fail)."""
+    tables = []
+    for item in found:
+        if item["type"] != JobOutput.Type.TABLE:
+            continue
+        entry = item["entry"]
+        declared = entry is not None and entry.type == "table"
+        margins = disclosure.margins_of(
+            item["path"].read_bytes()[: disclosure.MAX_TABLE_BYTES + 1],
+            header_rows=entry.header_rows if declared else None,
+            index_columns=entry.index_columns if declared else None,
+        )
+        if margins is not None:
+            tables.append((item["filename"], margins))
+    flagged = disclosure.differencing(tables, fewer_than=thresholds.min_cell_count)
+    for item in found:
+        others = flagged.get(item["filename"])
+        if others:
+            reason = disclosure.differencing_reason(others, fewer_than=thresholds.min_cell_count)
+            item["verdict"] = disclosure.with_reason(item["verdict"], reason)
 
 
 def _metadata(entry) -> dict:

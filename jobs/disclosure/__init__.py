@@ -32,6 +32,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from jobs.disclosure.differencing import (
+    MAX_TABLE_BYTES,
+    Margins,
+    differencing,
+    differencing_reason,
+    margins_of,
+)
 from jobs.disclosure.files import (
     ALLOWED_SUFFIXES,
     ALLOWED_TEXT,
@@ -40,6 +47,7 @@ from jobs.disclosure.files import (
     png_problem,
     read_content,
 )
+from jobs.disclosure.recompute import InputTables
 from jobs.disclosure.rules import (
     Inputs,
     Reason,
@@ -56,15 +64,22 @@ from jobs.manifest import Entry, validate_entry
 __all__ = [
     "ALLOWED_SUFFIXES",
     "FAIL",
+    "MAX_TABLE_BYTES",
     "PASS",
     "PNG_SIGNATURE",
     "REVIEW",
+    "InputTables",
+    "Margins",
     "Reason",
     "RowValues",
     "Thresholds",
     "Verdict",
     "check_label",
     "check_output",
+    "differencing",
+    "differencing_reason",
+    "margins_of",
+    "with_reason",
     "worst_status",
 ]
 
@@ -120,6 +135,8 @@ _RULE_STATUS = {
     "file-type": FAIL,
     "size": FAIL,
     "degrees-of-freedom": FAIL,
+    "extremes": FAIL,
+    "differencing": FAIL,
     "zeros": REVIEW,
     "no-cell-data": REVIEW,
     "human-review": REVIEW,
@@ -141,6 +158,7 @@ def check_output(
     sensitive_values: frozenset[str],
     thresholds: Thresholds,
     row_values: RowValues | None = None,
+    input_tables: InputTables | None = None,
     manifest_problems: Iterable[str] = (),
 ) -> Verdict:
     """Check one output file against the SDC rules.
@@ -150,7 +168,8 @@ def check_output(
     first). `input_rows` is the row count of the job's largest input,
     `sensitive_values` the text of the values of the inputs' identifying columns,
     `row_values` the inputs' rows indexed once per run (`RowValues.from_frames`) to find
-    row-level tuples, `manifest_problems` what was wrong with the manifest as a whole
+    row-level tuples, `input_tables` the inputs kept to recompute tables' cells
+    (`InputTables.from_frames`), `manifest_problems` what was wrong with the manifest as a whole
     (`Manifest.problems`), which the verdict carries for the checkers with the entry's
     own problems.
     """
@@ -161,6 +180,7 @@ def check_output(
         sensitive_values=frozenset(sensitive_values or ()),
         thresholds=thresholds,
         row_values=row_values,
+        tables=input_tables,
     )
     treatments = [
         {"claim": claim, "verified": None} for claim in (entry.treatments if entry else ())
@@ -181,6 +201,14 @@ def check_output(
         treatments=treatments,
         manifest_problems=list(dict.fromkeys(str(problem) for problem in problems)),
     )
+
+
+def with_reason(verdict: dict, reason: Reason) -> dict:
+    """A stored verdict (`Verdict.as_dict()`) with one more reason, found by comparing
+    outputs with each other, and its status raised to what that reason's rule asks."""
+    reasons = [*verdict.get("reasons", []), {**asdict(reason), "cells": list(reason.cells)}]
+    status = worst_status([verdict.get("status", PASS), _RULE_STATUS.get(reason.rule, REVIEW)])
+    return {**verdict, "status": status, "reasons": reasons}
 
 
 def _as_entry(entry, path: Path) -> Entry | None:

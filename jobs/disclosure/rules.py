@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from jobs.disclosure.recompute import InputTables, Recomputed, read_layout
 from jobs.disclosure.values import RowValues, text_lines
 from jobs.manifest import ROUNDED, SUPPRESSED, Entry, Grid
 
@@ -94,12 +95,14 @@ class Reason:
 class Inputs:
     """What the checks know of the run's real inputs: the largest input's row count, the
     text of every value of the columns that identify people, and (optionally) the inputs'
-    rows indexed to find row-level tuples (`RowValues.from_frames`)."""
+    rows indexed to find row-level tuples (`RowValues.from_frames`) and the inputs
+    themselves, to recompute tables' cells (`InputTables.from_frames`)."""
 
     input_rows: int
     sensitive_values: frozenset[str]
     thresholds: Thresholds
     row_values: RowValues | None = None
+    tables: InputTables | None = None
 
 
 @dataclass(frozen=True)
@@ -303,9 +306,18 @@ _STATISTICS_CHECKS = ("cell_counts", "nk_ratios", "p_ratios")
 
 
 def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult:
-    """A CSV table: row-level (length and tuples), identifiers, the frequency rules from
-    the file's own counts, the statistics rules from the recorded cell figures (claims),
-    and the treatments claimed, recomputed from the file."""
+    """A CSV table: row-level (length, tuples, extracts), identifiers, then every rule
+    that can apply to its cells whatever kind it is declared.
+
+    A declared frequency table (`tre_sdk.crosstab`) is checked from the counts in the
+    file. Any other table's cells are first recomputed from the inputs
+    (`jobs.disclosure.recompute`): a cell equal to a statistic of the group its labels
+    name is checked by what it summarises (threshold, N-K dominance, p%, zeros, and one
+    person's value for a minimum or maximum); the cells left over are checked as counts
+    when they are all whole numbers ("cells look like counts"), from the cell counts the
+    SDK recorded for a statistics table (claims: they can fail it, not pass it), and
+    otherwise by a person. A table passes alone only when every rule was checked from
+    the file and the inputs and held."""
     thresholds = inputs.thresholds
     claimed = list(entry.treatments) if entry is not None else []
     try:
@@ -316,17 +328,44 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
             [{"claim": claim, "verified": None} for claim in claimed],
         )
     is_table = entry is not None and entry.type == "table"
-    header_rows = _bounded(entry.header_rows if is_table else None, default=1, highest=len(rows))
-    index_columns = _bounded(entry.index_columns if is_table else None, default=0, highest=64)
-    body = rows[header_rows:]
-    cells = [row[index_columns:] for row in body]
+    declared_header = (
+        _bounded(entry.header_rows, default=1, highest=len(rows))
+        if is_table and entry.header_rows is not None
+        else None
+    )
+    declared_index = (
+        _bounded(entry.index_columns, default=0, highest=64)
+        if is_table and entry.index_columns is not None
+        else None
+    )
+    layout = read_layout(
+        rows, header_rows=declared_header, index_columns=declared_index, inputs=inputs.tables
+    )
+    header_rows, index_columns = layout.header_rows, layout.index_columns
+    cells = layout.cells
+    recomputed = (
+        inputs.tables.recompute(layout, fewer_than=thresholds.min_cell_count)
+        if inputs.tables is not None and cells
+        else Recomputed()
+    )
     reasons = []
-    if _is_row_level(len(body), inputs.input_rows, thresholds):
+    if _is_row_level(len(cells), inputs.input_rows, thresholds):
         reasons.append(
             Reason(
                 "row-level",
                 f"The table has as many rows as {thresholds.row_level_share:.0%} or more of "
                 "the input's: row-level data cannot leave; tabulate or summarise it.",
+            )
+        )
+    if recomputed.extract_rows:
+        reasons.append(
+            Reason(
+                "row-level",
+                f"{_positions_text(recomputed.extract_rows, 'Row', 'Rows')} of the table "
+                f"{_plural(recomputed.extract_rows, 'repeats', 'repeat')} the values of input "
+                "rows in the columns its header names as the input's, a combination fewer "
+                f"than {thresholds.min_cell_count} people share: an extract of records "
+                "cannot leave, however few its rows.",
             )
         )
     sensitive = inputs.sensitive_values
@@ -343,16 +382,41 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
     statistics = kind == "statistics" or (
         checks is not None and any(getattr(checks, key) is not None for key in _STATISTICS_CHECKS)
     )
+    count_like = False
     if frequency:
         reasons += _frequency_reasons(cells, checks, thresholds)
         reasons += _layout_reasons(rows, header_rows, index_columns, thresholds)
-    if statistics:
-        reasons += _statistics_reasons(cells, checks, thresholds)
-    if not (frequency or statistics):
-        reasons.append(
-            Reason("human-review", "Tables of models and other results are checked by a person.")
-        )
-    treatments = _verify_treatments(claimed, cells, frequency=frequency)
+    else:
+        reasons += _recomputed_reasons(recomputed, thresholds)
+        figures = [
+            (position, value)
+            for position, value in _figures(cells)
+            if position not in recomputed.cells
+        ]
+        if statistics:
+            reasons += _statistics_reasons(
+                cells, checks, thresholds, unexplained={position for position, _ in figures}
+            )
+        elif figures and all(value >= 0 and value == int(value) for _, value in figures):
+            count_like = True
+            reasons += _count_like_reasons(figures, thresholds)
+        elif figures:
+            reasons.append(
+                Reason(
+                    "human-review",
+                    f"{_cells_text([position for position, _ in figures], 'cells')} "
+                    f"{_plural(figures, 'is', 'are')} no count or statistic the checks could "
+                    "recompute from the inputs (a model, a proportion, a table of a filtered "
+                    "or derived frame): a person checks "
+                    f"{_plural(figures, 'it', 'them')}.",
+                    [position for position, _ in figures[:_CELLS_SHOWN]],
+                )
+            )
+        elif not recomputed.cells and not any(reason.rule == "row-level" for reason in reasons):
+            reasons.append(
+                Reason("human-review", "The table holds no figure the checks could read.")
+            )
+    treatments = _verify_treatments(claimed, cells, frequency=frequency or count_like)
     if any(item["verified"] is False for item in treatments):
         reasons.append(
             Reason(
@@ -364,6 +428,135 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
             )
         )
     return TableResult(reasons, treatments)
+
+
+def _figures(cells: list[list[str]]) -> list[tuple[tuple[int, int], float]]:
+    return [
+        ((row, column), value)
+        for row, values in enumerate(cells, 1)
+        for column, text in enumerate(values, 1)
+        if (value := _number(text)) is not None
+    ]
+
+
+def _recomputed_reasons(recomputed: Recomputed, thresholds: Thresholds) -> list[Reason]:
+    """ACRO's rules on the cells recomputed from the inputs: every rule any reading of a
+    cell fails (a cell that could be a count or a mean is checked as both)."""
+    small, zeros, dominated, estimable, extremes = [], [], [], [], []
+    for position, readings in sorted(recomputed.cells.items()):
+        safe = [cell for cell in readings if cell.statistic not in ("min", "max")]
+        if not safe:
+            extremes.append(position)
+            continue
+        if any(0 < cell.records < thresholds.min_cell_count for cell in safe):
+            small.append(position)
+        if thresholds.zeros_disclosive and any(
+            cell.records == 0 and cell.statistic == "count" for cell in safe
+        ):
+            zeros.append(position)
+        if any(cell.nk is not None and cell.nk > thresholds.nk_k for cell in safe):
+            dominated.append(position)
+        if any(cell.p is not None and cell.p < thresholds.p_ratio for cell in safe):
+            estimable.append(position)
+    reasons = []
+    if small:
+        reasons.append(
+            Reason(
+                "threshold",
+                f"{_cells_text(small, 'cells')} "
+                f"{_plural(small, 'counts or summarises', 'count or summarise')} 1 to "
+                f"{thresholds.min_cell_count - 1} records of the inputs (recomputed from the "
+                f"real data), below the minimum of {thresholds.min_cell_count}: suppress "
+                f"{_plural(small, 'it', 'them')} (tre_sdk.suppress_small_cells) or group "
+                "categories.",
+                small,
+            )
+        )
+    if zeros:
+        reasons.append(
+            Reason(
+                "zeros",
+                f"{_cells_text(zeros, 'cells')} {_plural(zeros, 'counts', 'count')} no record "
+                "of the inputs, which can disclose that everyone in a group shares (or lacks) "
+                f"a trait: a person checks {_plural(zeros, 'it', 'them')}.",
+                zeros,
+            )
+        )
+    if dominated:
+        reasons.append(
+            Reason(
+                "dominance-nk",
+                f"{_cells_text(dominated, 'cells')} {_plural(dominated, 'is', 'are')} dominated "
+                f"by {_plural(dominated, 'its', 'their')} {thresholds.nk_n} largest "
+                f"contributors, who hold more than {thresholds.nk_k:.0%} of the total (the N-K "
+                "rule, recomputed from the real data).",
+                dominated,
+            )
+        )
+    if estimable:
+        reasons.append(
+            Reason(
+                "p-ratio",
+                f"{_cells_text(estimable, 'cells')} {_plural(estimable, 'fails', 'fail')} the p% "
+                "rule (recomputed from the real data): the second largest contributor could "
+                f"estimate the largest one's value to within {thresholds.p_ratio:.0%}.",
+                estimable,
+            )
+        )
+    if extremes:
+        reasons.append(
+            Reason(
+                "extremes",
+                f"{_cells_text(extremes, 'cells')} {_plural(extremes, 'is', 'are')} the "
+                "smallest or largest value of a group of the inputs: one person's value "
+                "cannot leave.",
+                extremes,
+            )
+        )
+    return reasons
+
+
+def _count_like_reasons(
+    figures: list[tuple[tuple[int, int], float]], thresholds: Thresholds
+) -> list[Reason]:
+    """Cells the inputs do not explain, all whole numbers: counts, as far as the checks
+    can tell, so the threshold and zeros rules apply; and since nothing confirms they
+    are counts, a person does even when they hold."""
+    small = sorted(position for position, value in figures if 0 < value < thresholds.min_cell_count)
+    zeros = sorted(
+        position for position, value in figures if value == 0 and thresholds.zeros_disclosive
+    )
+    reasons = []
+    if small:
+        reasons.append(
+            Reason(
+                "threshold",
+                f"The cells look like counts: {len(small)} below {thresholds.min_cell_count} "
+                f"({_cells_text(small, 'cells').lower()}): suppress "
+                f"{_plural(small, 'it', 'them')} (tre_sdk.suppress_small_cells) or group "
+                "categories; if they are not counts, tell the checkers what they are.",
+                small,
+            )
+        )
+    if zeros:
+        reasons.append(
+            Reason(
+                "zeros",
+                f"The cells look like counts: {len(zeros)} {_plural(zeros, 'is', 'are')} zero "
+                f"({_cells_text(zeros, 'cells').lower()}), which can disclose that everyone "
+                "in a group shares (or lacks) a trait: a person checks them.",
+                zeros,
+            )
+        )
+    reasons.append(
+        Reason(
+            "human-review",
+            f"The cells look like counts ({len(small)} below {thresholds.min_cell_count}), but "
+            "the checks could not recompute them from the inputs: a person confirms what "
+            "they are (tre_sdk.crosstab records a frequency table as one).",
+        )
+    )
+    return reasons
 
 
 def _frequency_reasons(cells: list[list[str]], checks, thresholds: Thresholds) -> list[Reason]:
@@ -455,12 +648,29 @@ def _count_reasons(
     return reasons
 
 
-def _statistics_reasons(cells: list[list[str]], checks, thresholds: Thresholds) -> list[Reason]:
+def _statistics_reasons(
+    cells: list[list[str]], checks, thresholds: Thresholds, *, unexplained=None
+) -> list[Reason]:
+    """The rules over the per-cell counts and ratios the SDK recorded: claims, so they
+    add failures; the cells the inputs did not explain (`unexplained`, every cell when
+    None) rest on them, which a person confirms."""
+    unexplained = (
+        {(r, c) for r, values in enumerate(cells, 1) for c in range(1, len(values) + 1)}
+        if unexplained is None
+        else set(unexplained)
+    )
     grids = [
         _grid(getattr(checks, key) if checks is not None else None, cells)
         for key in _STATISTICS_CHECKS
     ]
+    unexplained = {
+        position
+        for position in unexplained
+        if not _is_blank(cells[position[0] - 1][position[1] - 1])
+    }
     if all(grid is None for grid in grids):
+        if not unexplained:
+            return []  # every cell was recomputed from the inputs
         return [
             Reason(
                 "no-cell-data",
@@ -475,7 +685,7 @@ def _statistics_reasons(cells: list[list[str]], checks, thresholds: Thresholds) 
                 continue  # an empty or suppressed cell discloses nothing
             position = (row, column)
             count, nk, p = (None if grid is None else grid[position] for grid in grids)
-            if count is None and nk is None and p is None:
+            if count is None and nk is None and p is None and position in unexplained:
                 unknown.append(position)
             if count is not None and count < thresholds.min_cell_count:
                 small.append(position)
@@ -533,14 +743,17 @@ def _statistics_reasons(cells: list[list[str]], checks, thresholds: Thresholds) 
                 f"the {thresholds.nk_n} this workspace checks: a person checks it.",
             )
         )
-    reasons.append(
-        Reason(
-            "unverified-claims",
-            "The cell counts, N-K and p-ratios of this statistics table were recorded inside "
-            "the sandbox and cannot be checked from the file: a checker confirms from the "
-            "script that they come from tre_sdk.pivot_table on these data.",
+    if unexplained:
+        reasons.append(
+            Reason(
+                "unverified-claims",
+                f"{_cells_text(sorted(unexplained), 'cells')} of this statistics table could "
+                "not be recomputed from the inputs (a filtered or derived frame), so their "
+                "cell counts, N-K and p-ratios rest on what was recorded inside the sandbox: "
+                "a checker confirms from the script that they come from tre_sdk.pivot_table "
+                "on these data.",
+            )
         )
-    )
     return reasons
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from jobs import airlock
 from jobs.models import ReleaseRequest
@@ -280,3 +281,38 @@ def test_reclassifying_a_dataset_never_lowers_what_a_request_needs(
     airlock.vote(request=submitted, item=submitted.items.first(), decision="approve", by=checker)
     submitted.refresh_from_db()
     assert submitted.approvals_required == max(needed, 2)
+
+
+def test_a_table_a_few_people_from_one_already_released_is_flagged_for_checkers(
+    client, submitted, researcher, checker, checker2, ready_version
+):
+    # Issue 12: differencing across requests. The released table counts 200 women; the
+    # new one, from another run on the same data, 197: together they count 3 people.
+    for reviewer in (checker, checker2):
+        approve_all(submitted, reviewer)
+        airlock.submit_review(request=submitted, by=reviewer)
+    airlock.release(request=submitted, by=checker)
+    first = finished_real_job(ready_version, researcher)
+    job_output(first, "women", b"sex,n\nFemale,200\nMale,150\n", released_at=timezone.now())
+    second = finished_real_job(ready_version, researcher)
+    close = job_output(second, "women_over_17", b"sex,n\nFemale,197\nMale,150\n")
+    far = job_output(second, "by_ward_again", b"ward,n\nA,12\n")
+
+    request = airlock.create_request(
+        job=second,
+        description="Table 2",
+        by=researcher,
+        items=[(close, "counts", "paper"), (far, "counts", "paper")],
+    )
+    airlock.submit_request(request=request, by=researcher)
+
+    flagged = request.items.get(output=close).cross_checks
+    assert [finding["rule"] for finding in flagged] == ["differencing"]
+    assert '"women (job #' in flagged[0]["message"]
+    assert "already released" in flagged[0]["message"]
+    assert request.items.get(output=far).cross_checks == []
+    client.force_login(checker)
+    page = client.get(request.get_absolute_url()).content.decode()
+    assert 'data-testid="cross-checks"' in page
+    client.force_login(researcher)
+    assert "cross-checks" not in client.get(request.get_absolute_url()).content.decode()

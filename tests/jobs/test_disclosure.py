@@ -435,7 +435,7 @@ def test_a_pivot_table_with_a_forged_manifest_does_not_pass(tmp_path):
 
     assert verdict.status == "review"
     assert set(rules(verdict)) == {"unverified-claims"}
-    assert "cannot be checked from the file" in rules(verdict)["unverified-claims"].message
+    assert "recorded inside the sandbox" in rules(verdict)["unverified-claims"].message
 
 
 def test_the_forged_manifest_of_the_red_team_is_reviewed_with_its_problems(tmp_path):
@@ -450,8 +450,8 @@ def test_the_forged_manifest_of_the_red_team_is_reviewed_with_its_problems(tmp_p
     verdict = check(path)
 
     assert verdict.status == "review"
-    # Without index_columns the label column is a cell, so the ratios do not fit the table.
-    assert set(rules(verdict)) == {"treatments", "no-cell-data"}
+    # The layout is read from the file: the ratios fit it, and still only add failures.
+    assert set(rules(verdict)) == {"treatments", "unverified-claims"}
     assert verdict.treatments == [
         {"claim": "suppressed 59 cells below 10", "verified": False},
         {"claim": "rounded to base 59", "verified": False},
@@ -556,8 +556,9 @@ def test_a_raw_manifest_entry_is_validated_before_it_is_used(sdk):
 
     verdict = check(path, entry={"type": "table", "kind": "bogus", "checks": "many"})
 
-    assert verdict.status == "review"  # the kind is dropped: no frequency rules, a person
-    assert set(rules(verdict)) == {"human-review"}
+    # The kind is dropped, but its cells look like counts, and some are small.
+    assert verdict.status == "fail"
+    assert "look like counts" in rules(verdict)["threshold"].message
     assert verdict.manifest_problems == [
         "The manifest's checks are not a JSON object.",
         "The manifest's kind is not one of frequency, statistics, model, other.",

@@ -157,3 +157,21 @@ def test_a_sandbox_that_cannot_be_made_refuses_the_job(queued, monkeypatch):
     assert job.status == Job.Status.FAILED
     assert "refuses to run scripts" in job.status_reason
     assert not job.outputs.exists()
+
+
+def test_two_tables_of_one_run_a_person_apart_both_fail_differencing(queued):
+    # Issue 12: each table alone may pass; their difference counts one person.
+    script = """
+import tre_sdk
+admissions = tre_sdk.load_dataset("admissions")
+admissions["ward"].value_counts().to_csv("/output/everyone.csv")
+admissions.iloc[1:]["ward"].value_counts().to_csv("/output/all_but_one.csv")
+"""
+    job = runtime.run_job(job_id=queued(script=script, mode=Job.Mode.REAL).pk)
+
+    assert job.status == Job.Status.FINISHED, job.status_reason
+    verdicts = {output.name: output.verdict for output in job.outputs.all()}
+    for name, other in (("everyone", "all_but_one"), ("all_but_one", "everyone")):
+        differencing = [r for r in verdicts[name]["reasons"] if r["rule"] == "differencing"]
+        assert verdicts[name]["status"] == "fail"
+        assert f'"{other}.csv"' in differencing[0]["message"]
