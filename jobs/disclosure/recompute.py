@@ -181,9 +181,11 @@ def read_layout(
     else:
         row_names = ("",) * index_columns
     header = [tuple(row[index_columns:]) for row in heading]
-    # A column header's name is where pandas writes it: over the last label column.
+    # A column header's name is where pandas writes it: over the label columns.
     header_names = tuple(
-        (row[index_columns - 1] if index_columns and names_row is not None else "")
+        next((cell for cell in row[:index_columns] if not is_blank(cell)), "")
+        if names_row is not None
+        else ""
         for row in heading
     )
     return Layout(
@@ -214,8 +216,14 @@ def _pandas_layout(rows: list[list[str]], width: int, inputs) -> tuple[int, int]
         row = rows[position]
         filled = next((i for i, cell in enumerate(row) if is_blank(cell)), width)
         if 0 < filled < width and all(is_blank(cell) for cell in row[filled:]):
-            above = rows[:position]
-            if all(not is_blank(cell) or i < filled for r in above for i, cell in enumerate(r)):
+            # The rows between are column headers: a level's name (or nothing) over the
+            # label columns, labels over the body (not a body row of figures).
+            between = rows[1:position]
+            if all(
+                all(is_blank(cell) for cell in above[1:filled])
+                and not all(number(cell) is not None for cell in above[filled:] if cell.strip())
+                for above in between
+            ):
                 return position + 1, filled
     # Otherwise one header row, and leading columns of labels: text, or the values of a
     # column the header names as an input column (age groups as numbers).
@@ -406,13 +414,21 @@ def _recompute_in(frame: _Frame, layout: Layout, result: Recomputed, nk_n: int) 
         for row in range(1, len(layout.cells) + 1):
             for column, text in enumerate(layout.cells[row - 1], 1):
                 figure = number(text)
-                if figure is None:
+                if figure is None and not is_blank(text):
                     continue
                 where = {}
                 for dimension, input_column in zip(groups, mapping, strict=True):
                     item = dimension.label(layout, row, column)
                     if not (is_blank(item) or item.strip().lower() in WILDCARDS):
                         where[input_column] = key(item)
+                if figure is None:
+                    # A blank cell: suppressed if its group has records, but if it has
+                    # none, the blank says that no one is in it, as a zero would.
+                    if groups and _is_empty(frame, where):
+                        cells = result.cells.setdefault((row, column), [])
+                        if Cell("count", "", 0) not in cells:
+                            cells.append(Cell("count", "", 0))
+                    continue
                 wanted = None
                 if statistic is not None:
                     name = statistic.label(layout, row, column).strip()
@@ -430,6 +446,12 @@ def _recompute_in(frame: _Frame, layout: Layout, result: Recomputed, nk_n: int) 
                     cells.extend(cell for cell in found if cell not in cells)
 
 
+def _is_empty(frame: _Frame, where: dict) -> bool:
+    by = tuple(sorted(where))
+    _, index, _ = _groups(frame, by)
+    return tuple(where[column] for column in by) not in index
+
+
 def _cell(frame, where, value_columns, wanted, value, text, nk_n) -> list[Cell]:
     by = tuple(sorted(where))
     _, index, sizes = _groups(frame, by)
@@ -443,6 +465,10 @@ def _cell(frame, where, value_columns, wanted, value, text, nk_n) -> list[Cell]:
     size = sizes[code]
     if wanted in (None, "count") and abs(size - value) <= min(tolerance, 0.5):
         found.append(Cell("count", "", size))
+        if wanted is None:
+            # Nothing says what the cell is, and it is its group's size: a count (a sum
+            # or mean that equals it too says no more, and would be read twice).
+            return found
     statistics = STATISTICS + EXTREMES if wanted is None else (wanted,)
     statistics = tuple(statistic for statistic in statistics if statistic != "count")
     for column in value_columns:

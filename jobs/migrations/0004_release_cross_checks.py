@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0003_eyes_off_channels'),
+        ("jobs", "0003_eyes_off_channels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='requestedoutput',
-            name='cross_checks',
+            model_name="requestedoutput",
+            name="cross_checks",
             field=models.JSONField(blank=True, default=list),
         ),
     ]
