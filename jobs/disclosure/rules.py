@@ -482,27 +482,9 @@ def _recomputed_reasons(recomputed: Recomputed, thresholds: Thresholds) -> list[
                 zeros,
             )
         )
-    if dominated:
-        reasons.append(
-            Reason(
-                "dominance-nk",
-                f"{_cells_text(dominated, 'cells')} {_plural(dominated, 'is', 'are')} dominated "
-                f"by {_plural(dominated, 'its', 'their')} {thresholds.nk_n} largest "
-                f"contributors, who hold more than {thresholds.nk_k:.0%} of the total (the N-K "
-                "rule, recomputed from the real data).",
-                dominated,
-            )
-        )
-    if estimable:
-        reasons.append(
-            Reason(
-                "p-ratio",
-                f"{_cells_text(estimable, 'cells')} {_plural(estimable, 'fails', 'fail')} the p% "
-                "rule (recomputed from the real data): the second largest contributor could "
-                f"estimate the largest one's value to within {thresholds.p_ratio:.0%}.",
-                estimable,
-            )
-        )
+    reasons += _dominance_reasons(
+        dominated, estimable, thresholds, " (recomputed from the real data)"
+    )
     if extremes:
         reasons.append(
             Reason(
@@ -511,6 +493,34 @@ def _recomputed_reasons(recomputed: Recomputed, thresholds: Thresholds) -> list[
                 "smallest or largest value of a group of the inputs: one person's value "
                 "cannot leave.",
                 extremes,
+            )
+        )
+    return reasons
+
+
+def _dominance_reasons(dominated, estimable, thresholds: Thresholds, source: str) -> list[Reason]:
+    """The N-K and p% rules' reasons for the cells that fail them; `source` says where
+    the ratios come from."""
+    reasons = []
+    if dominated:
+        reasons.append(
+            Reason(
+                "dominance-nk",
+                f"{_cells_text(dominated, 'cells')} {_plural(dominated, 'is', 'are')} dominated "
+                f"by {_plural(dominated, 'its', 'their')} {thresholds.nk_n} largest "
+                f"contributors, who hold more than {thresholds.nk_k:.0%} of the total (the N-K "
+                f"rule{source}).",
+                dominated,
+            )
+        )
+    if estimable:
+        reasons.append(
+            Reason(
+                "p-ratio",
+                f"{_cells_text(estimable, 'cells')} {_plural(estimable, 'fails', 'fail')} the p% "
+                f"rule{source}: the second largest contributor could estimate the largest "
+                f"one's value to within {thresholds.p_ratio:.0%}.",
+                estimable,
             )
         )
     return reasons
@@ -705,27 +715,7 @@ def _statistics_reasons(
                 small,
             )
         )
-    if dominated:
-        reasons.append(
-            Reason(
-                "dominance-nk",
-                f"{_cells_text(dominated, 'cells')} {_plural(dominated, 'is', 'are')} dominated "
-                f"by {_plural(dominated, 'its', 'their')} {thresholds.nk_n} largest "
-                f"contributors, who hold more than {thresholds.nk_k:.0%} of the total (the N-K "
-                "rule).",
-                dominated,
-            )
-        )
-    if estimable:
-        reasons.append(
-            Reason(
-                "p-ratio",
-                f"{_cells_text(estimable, 'cells')} {_plural(estimable, 'fails', 'fail')} the p% "
-                "rule: the second largest contributor could estimate the largest one's value "
-                f"to within {thresholds.p_ratio:.0%}.",
-                estimable,
-            )
-        )
+    reasons += _dominance_reasons(dominated, estimable, thresholds, "")
     if unknown:
         reasons.append(
             Reason(
