@@ -26,8 +26,12 @@ The same reading finds *extracts*: a table whose columns are named as input colu
 whose rows hold combinations of those columns' values that fewer than the threshold of
 input rows share (a sample, a head, a filtered few), however few its rows.
 
-Plain Python with pandas and numpy, no Django. Work is bounded: at most `MAX_GROUPINGS`
-groupings of the inputs and `MAX_VALUE_COLUMNS` numeric columns per table.
+Plain Python with pandas and numpy, no Django. Work is bounded: at most
+`MAX_TABLE_CELLS` cells of a table are recomputed, in at most `MAX_GROUPINGS` readings of
+its labels, against at most `MAX_VALUE_COLUMNS` numeric columns, and at most
+`MAX_FIGURE_SETS` (grouping, column) summaries are computed per run; a table whose
+recomputation hit a limit says so (`Recomputed.capped`) and goes to a person.
+`bench/disclosure_tables.py` measures it.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ STATISTICS = ("sum", "mean", "median", "std", "var")
 EXTREMES = ("min", "max")
 MAX_GROUPINGS = 16
 MAX_VALUE_COLUMNS = 40
+MAX_TABLE_CELLS = 100_000
+MAX_FIGURE_SETS = 200  # per run: each is one pass over an input column, grouped
 MAX_LABEL_COLUMNS = 6
 MAX_LABELS = 100_000  # distinct values of a column of categories, indexed as labels
 MAX_NUMERIC_LABELS = 10_000
@@ -123,7 +129,8 @@ def _tolerance(text: str, value: float) -> float:
     mantissa, _, exponent = text.partition("e")
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
     scale = 10.0 ** (int(exponent) if exponent else 0)
-    return max(0.5 * 10.0**-decimals * scale, 1e-9 * max(1.0, abs(value)))
+    # A hair over half a unit: 20.55 is 20.550000000000001 in binary, and rounds to 20.6.
+    return max(0.5 * 10.0**-decimals * scale * (1 + 1e-9), 1e-9 * max(1.0, abs(value)))
 
 
 # The table's layout ---------------------------------------------------------------------
@@ -276,6 +283,7 @@ class Recomputed:
     cells: dict[tuple[int, int], list[Cell]] = field(default_factory=dict)
     extract_rows: list[int] = field(default_factory=list)
     named_columns: list[int] = field(default_factory=list)
+    capped: bool = False
 
 
 @dataclass(eq=False)
@@ -285,6 +293,7 @@ class _Frame:
     values: dict[str, frozenset[str]]  # column -> its values' keys (columns of categories)
     numeric: list[str]
     cache: dict = field(default_factory=dict)
+    figure_sets: int = 0
 
     def keyed(self, column) -> np.ndarray:
         """The column's values as keys (None where missing), once per run."""
@@ -340,8 +349,14 @@ class InputTables:
         """What each numeric body cell of the table equals among the statistics of the
         inputs' groups its labels name, and which rows are extracts."""
         result = Recomputed()
+        if sum(len(row) for row in layout.cells) > MAX_TABLE_CELLS:
+            result.capped = True
+            return result
         for frame in self.frames:
-            _recompute_in(frame, layout, result, self.nk_n)
+            try:
+                _recompute_in(frame, layout, result, self.nk_n)
+            except _Capped:
+                result.capped = True
             _extracts_in(frame, layout, result, fewer_than)
         result.extract_rows = sorted(set(result.extract_rows))
         return result
@@ -408,6 +423,7 @@ def _recompute_in(frame: _Frame, layout: Layout, result: Recomputed, nk_n: int) 
     for dimension in groups:
         mappings = [(*mapping, column) for mapping in mappings for column in dimension.columns]
         if len(mappings) > MAX_GROUPINGS:
+            result.capped = True
             return
     mappings = [mapping for mapping in mappings if len(set(mapping)) == len(mapping)]
     for mapping in mappings:
@@ -527,6 +543,10 @@ def _groups(frame: _Frame, by: tuple[str, ...]) -> tuple[np.ndarray, dict[tuple,
     return cached
 
 
+class _Capped(Exception):
+    """The run's budget of summaries is spent."""
+
+
 def _figures(frame: _Frame, by: tuple[str, ...], column, nk_n: int) -> dict[int, dict]:
     """Per group code: the column's count, sum, mean, median, std, var, min and max, its
     N-K share (the `nk_n` largest contributors' share of the total) and its p-ratio
@@ -535,6 +555,9 @@ def _figures(frame: _Frame, by: tuple[str, ...], column, nk_n: int) -> dict[int,
     cached = frame.cache.get(("figures", by, column))
     if cached is not None:
         return cached
+    if frame.figure_sets >= MAX_FIGURE_SETS:
+        raise _Capped
+    frame.figure_sets += 1
     codes, _, _ = _groups(frame, by)
     series = pd.to_numeric(frame.frame[column], errors="coerce").astype(float)
     kept = codes >= 0

@@ -373,7 +373,9 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
         hits = sum(1 for row in rows for cell in row if _is_identifier(cell, sensitive))
         if hits:
             reasons.append(_identifiers(hits, "cells"))
-    reasons += _row_tuple_reasons(text_lines(text), inputs, what="lines")
+    reasons += _row_tuple_reasons(
+        _unexplained_lines(text, rows, layout, recomputed), inputs, what="lines"
+    )
 
     kind = entry.kind if is_table else None
     method = entry.method if is_table else None
@@ -382,6 +384,14 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
     statistics = kind == "statistics" or (
         checks is not None and any(getattr(checks, key) is not None for key in _STATISTICS_CHECKS)
     )
+    if recomputed.capped:
+        reasons.append(
+            Reason(
+                "human-review",
+                "The recomputation of this table from the inputs stopped at its limits: the "
+                "cells it did not reach are checked as the file shows them, and by a person.",
+            )
+        )
     count_like = False
     if frequency:
         reasons += _frequency_reasons(cells, checks, thresholds)
@@ -428,6 +438,21 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
             )
         )
     return TableResult(reasons, treatments)
+
+
+def _unexplained_lines(text: str, rows, layout, recomputed: Recomputed) -> list[str]:
+    """The table's lines for the search for input rows, less those whose every figure was
+    recomputed as a statistic of a group (blanked, so lines keep their numbers): their
+    labels name groups, and a group of fewer than the threshold fails that rule. This
+    is what keeps a long table of statistics from costing the search minutes."""
+    lines = text_lines(text)
+    if len(lines) != len(rows):
+        return lines  # a quoted newline: rows and lines do not align
+    for row, values in enumerate(layout.cells, 1):
+        figures = [column for column, value in enumerate(values, 1) if _number(value) is not None]
+        if figures and all((row, column) in recomputed.cells for column in figures):
+            lines[layout.header_rows + row - 1] = ""
+    return lines
 
 
 def _figures(cells: list[list[str]]) -> list[tuple[tuple[int, int], float]]:

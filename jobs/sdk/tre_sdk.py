@@ -172,10 +172,13 @@ def save_table(name: str, table, *, kind: str | None = None, description: str = 
     """Save a table (a DataFrame or Series) as CSV.
 
     `kind` says what it is: "frequency" (counts per cell), "statistics" (means, medians,
-    ...), "model" (coefficients) or "other". The airlock checks tables by their kind.
-    Tables made by `crosstab` or `pivot_table` know their kind, and carry the counts and
-    ratios the checks need and the treatments applied (`suppress_small_cells`,
-    `round_to_base`) into the manifest; other tables are "other" unless told.
+    ...), "model" (coefficients) or "other". Every table gets every check that can apply
+    to it whatever its kind: the airlock recomputes its cells from the real data where
+    its labels name groups of the input. Tables made by `crosstab` or `pivot_table` know
+    their kind, and carry the counts and ratios the checks need (for a table of a
+    filtered or derived frame, which cannot be recomputed) and the treatments applied
+    (`suppress_small_cells`, `round_to_base`) into the manifest; other tables are
+    "other" unless told.
     """
     import pandas as pd
 

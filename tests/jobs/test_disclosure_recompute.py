@@ -286,3 +286,44 @@ def test_reasons_name_positions_never_values(check_table, census):
         text = " ".join(reason.message for reason in verdict.reasons)
         for value in ("Holand", "Exec", "Amer-Indian", "99999999", "Doctorate", "Male"):
             assert value not in text
+
+
+def test_a_mean_rounded_half_up_is_still_recomputed(tmp_path):
+    # 20.55 is 20.550000000000001 in binary: pandas rounds it to 20.6, half a unit away.
+    frame = pd.DataFrame({"ward": ["A"] * 12, "bmi": [20.55] * 12})
+    path = tmp_path / "bmi.csv"
+    frame.groupby("ward").bmi.mean().round(1).to_csv(path)
+
+    verdict = check_output(
+        path=path,
+        entry=None,
+        input_rows=12,
+        sensitive_values=frozenset(),
+        thresholds=Thresholds(),
+        input_tables=InputTables.from_frames([frame]),
+    )
+
+    assert verdict.status == "pass", verdict.reasons
+
+
+@pytest.mark.parametrize("limit", ["MAX_TABLE_CELLS", "MAX_FIGURE_SETS"])
+def test_a_recomputation_cut_short_sends_the_table_to_a_person(
+    census, tmp_path, monkeypatch, limit
+):
+    from jobs.disclosure import recompute
+
+    monkeypatch.setattr(recompute, limit, 0)
+    path = tmp_path / "mean.csv"
+    census.groupby(["sex", "workclass"])[["age"]].mean().round(2).to_csv(path)
+
+    verdict = check_output(
+        path=path,
+        entry=None,
+        input_rows=ROWS,
+        sensitive_values=frozenset(),
+        thresholds=Thresholds(),
+        input_tables=InputTables.from_frames([census]),
+    )
+
+    assert verdict.status == "review"
+    assert any("stopped at its limits" in text for text in messages(verdict, "human-review"))

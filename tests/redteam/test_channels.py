@@ -76,7 +76,7 @@ def read_header(script: Path) -> dict:
 
 RULES = (
     "threshold|dominance-nk|p-ratio|row-level|identifiers|file-type|size|degrees-of-freedom|"
-    "zeros|no-cell-data|human-review|unverified-claims|treatments"
+    "zeros|no-cell-data|human-review|unverified-claims|treatments|extremes|differencing"
 )
 STEP = "|".join(
     re.escape(label)
