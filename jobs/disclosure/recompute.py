@@ -29,7 +29,8 @@ input rows share (a sample, a head, a filtered few), however few its rows.
 Plain Python with pandas and numpy, no Django. Work is bounded: at most
 `MAX_TABLE_CELLS` cells of a table are recomputed, in at most `MAX_GROUPINGS` readings of
 its labels, against at most `MAX_VALUE_COLUMNS` numeric columns, and at most
-`MAX_FIGURE_SETS` (grouping, column) summaries are computed per run; a table whose
+`MAX_FIGURE_SETS` (grouping, column) summaries in at most `MAX_SECONDS` are computed
+per run; a table whose
 recomputation hit a limit says so (`Recomputed.capped`) and goes to a person.
 `bench/disclosure_tables.py` measures it.
 """
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -74,6 +76,7 @@ MAX_GROUPINGS = 16
 MAX_VALUE_COLUMNS = 40
 MAX_TABLE_CELLS = 100_000
 MAX_FIGURE_SETS = 200  # per run: each is one pass over an input column, grouped
+MAX_SECONDS = 120.0  # per run, from its first table: the worker's time is shared
 MAX_LABEL_COLUMNS = 6
 MAX_LABELS = 100_000  # distinct values of a column of categories, indexed as labels
 MAX_NUMERIC_LABELS = 10_000
@@ -294,6 +297,12 @@ class _Frame:
     numeric: list[str]
     cache: dict = field(default_factory=dict)
     figure_sets: int = 0
+    deadline: float | None = None  # time.monotonic() past which nothing new is computed
+
+    def spend(self) -> None:
+        """Before a pass over the input: refuse once the run's budget is spent."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _Capped
 
     def keyed(self, column) -> np.ndarray:
         """The column's values as keys (None where missing), once per run."""
@@ -313,6 +322,7 @@ class InputTables:
 
     frames: list[_Frame] = field(default_factory=list)
     nk_n: int = 2
+    seconds: float = MAX_SECONDS
 
     @classmethod
     def from_frames(cls, frames: Iterable[pd.DataFrame], *, nk_n: int = 2) -> InputTables:
@@ -349,6 +359,9 @@ class InputTables:
         """What each numeric body cell of the table equals among the statistics of the
         inputs' groups its labels name, and which rows are extracts."""
         result = Recomputed()
+        for frame in self.frames:
+            if frame.deadline is None:  # the run's budget starts with its first table
+                frame.deadline = time.monotonic() + self.seconds
         if sum(len(row) for row in layout.cells) > MAX_TABLE_CELLS:
             result.capped = True
             return result
@@ -357,7 +370,10 @@ class InputTables:
                 _recompute_in(frame, layout, result, self.nk_n)
             except _Capped:
                 result.capped = True
-            _extracts_in(frame, layout, result, fewer_than)
+            try:
+                _extracts_in(frame, layout, result, fewer_than)
+            except _Capped:
+                result.capped = True
         result.extract_rows = sorted(set(result.extract_rows))
         return result
 
@@ -516,6 +532,7 @@ def _groups(frame: _Frame, by: tuple[str, ...]) -> tuple[np.ndarray, dict[tuple,
     cached = frame.cache.get(("groups", by))
     if cached is not None:
         return cached
+    frame.spend()
     rows = len(frame.frame)
     if not by:
         codes, index, sizes = np.zeros(rows, dtype=np.int64), {(): 0}, [rows]
@@ -557,6 +574,7 @@ def _figures(frame: _Frame, by: tuple[str, ...], column, nk_n: int) -> dict[int,
         return cached
     if frame.figure_sets >= MAX_FIGURE_SETS:
         raise _Capped
+    frame.spend()
     frame.figure_sets += 1
     codes, _, _ = _groups(frame, by)
     series = pd.to_numeric(frame.frame[column], errors="coerce").astype(float)

@@ -343,11 +343,12 @@ def table_reasons(text: str, entry: Entry | None, inputs: Inputs) -> TableResult
     )
     header_rows, index_columns = layout.header_rows, layout.index_columns
     cells = layout.cells
-    recomputed = (
-        inputs.tables.recompute(layout, fewer_than=thresholds.min_cell_count)
-        if inputs.tables is not None and cells
-        else Recomputed()
-    )
+    recomputed = Recomputed()
+    if inputs.tables is not None and cells:
+        try:
+            recomputed = inputs.tables.recompute(layout, fewer_than=thresholds.min_cell_count)
+        except Exception:  # fail closed: a table the recomputation trips on goes to a person
+            recomputed = Recomputed(capped=True)
     reasons = []
     if _is_row_level(len(cells), inputs.input_rows, thresholds):
         reasons.append(

@@ -327,3 +327,69 @@ def test_a_recomputation_cut_short_sends_the_table_to_a_person(
 
     assert verdict.status == "review"
     assert any("stopped at its limits" in text for text in messages(verdict, "human-review"))
+
+
+def test_a_run_out_of_time_for_recomputing_sends_its_tables_to_a_person(census, tmp_path):
+    tables = InputTables.from_frames([census])
+    tables.seconds = 0
+    path = tmp_path / "mean.csv"
+    census.groupby(["sex", "workclass"])[["age"]].mean().round(2).to_csv(path)
+
+    verdict = check_output(
+        path=path,
+        entry=None,
+        input_rows=ROWS,
+        sensitive_values=frozenset(),
+        thresholds=Thresholds(),
+        input_tables=tables,
+    )
+
+    assert verdict.status == "review"
+    assert any("stopped at its limits" in text for text in messages(verdict, "human-review"))
+
+
+HOSTILE_TABLES = [
+    "",
+    "\n\n\n",
+    "x",
+    "sex\nMale\nFemale\n",
+    "sex,n\nMale,1e308\nFemale,-1e308\n",
+    "sex,n\nMale,inf\nFemale,nan\n",
+    "sex,n\nAll,5\nTotal,7\n",
+    "sex,race,,,\n,,,,\nMale\n",
+    ",".join(["sex"] * 70) + "\n" + ",".join(["Male"] * 70) + "\n",
+    "a,b\n" + "\n".join(f"{i},{i}" for i in range(3000)),
+    "sex,n\nMale,1e-320\nFemale,0x10\n",
+    'sex,n\n"Ma\nle",12\nFemale,12\n',
+    "age,age,age\n17,17,17\n",
+    "\ufeffsex,n\nMale,15092\n",
+]
+
+
+@pytest.mark.parametrize("content", HOSTILE_TABLES)
+def test_hostile_tables_never_make_the_recomputation_raise(content, check_table):
+    verdict = check_table(content)
+
+    assert verdict.status in {"pass", "review", "fail"}
+
+
+def test_a_recomputation_that_trips_fails_closed(census, tmp_path, monkeypatch):
+    tables = InputTables.from_frames([census])
+
+    def trip(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(tables, "recompute", trip)
+    path = tmp_path / "mean.csv"
+    census.groupby("sex")[["age"]].mean().to_csv(path)
+
+    verdict = check_output(
+        path=path,
+        entry=None,
+        input_rows=ROWS,
+        sensitive_values=frozenset(),
+        thresholds=Thresholds(),
+        input_tables=tables,
+    )
+
+    assert verdict.status == "review"
