@@ -47,6 +47,10 @@ class JobForm(forms.Form):
             .select_related("dataset")
             .order_by("dataset__name", "-number")
         )
+        # With one dataset there is nothing to choose: its newest version comes ticked.
+        ready = list(self.fields["dataset_versions"].queryset[:50])
+        if ready and len({version.dataset_id for version in ready}) == 1:
+            self.fields["dataset_versions"].initial = [ready[0].pk]
         # jobs.services.check_script names the line of a NUL byte; Django's own check
         # would refuse it first, without saying where.
         script = self.fields["script"]

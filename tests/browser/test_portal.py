@@ -60,3 +60,24 @@ def test_owner_adds_a_member_who_then_sees_the_workspace(page, sign_in, workspac
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     sign_in("nia")
     expect(page.get_by_role("link", name="Cardiac study")).to_be_visible()
+
+
+def test_the_workspace_pages_jobs_fit_a_1280_pixel_screen(
+    page, sign_in, workspace, researcher, ready_version
+):
+    # Issue 15: the jobs table used to overflow its card at 1280 px.
+    from tests.factories import finished_real_job
+
+    for number in range(5):
+        finished_real_job(
+            ready_version, researcher, title=f"Length of stay by ward and age band {number}"
+        )
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in("rae")
+    page.goto("/workspaces/cardiac/")
+
+    jobs = page.get_by_role("region", name="Jobs")
+    expect(jobs.get_by_test_id("jobs")).to_be_visible()
+    overflow = jobs.evaluate("card => card.scrollWidth - card.clientWidth")
+    assert overflow <= 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

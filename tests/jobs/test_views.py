@@ -243,3 +243,32 @@ def test_the_editor_still_refuses_a_post_without_its_csrf_token(editor, ready_ve
     )
     assert response.status_code == 403
     assert not Job.objects.exists()
+
+
+def test_a_workspaces_only_dataset_comes_ticked_on_the_new_job_form(
+    client, researcher, ready_version
+):
+    # Issue 15: with one dataset, the form used to say "This field is required".
+    client.force_login(researcher)
+    page = client.get(f"/workspaces/{ready_version.dataset.workspace.slug}/jobs/new/")
+
+    checkbox = next(
+        line for line in page.content.decode().splitlines() if 'name="dataset_versions"' in line
+    )
+    assert f'value="{ready_version.pk}"' in checkbox
+    assert "checked" in checkbox
+
+
+def test_the_job_page_offers_a_real_runs_released_outputs_and_no_other(
+    client, real_job, researcher
+):
+    released = job_output(real_job, "by_ward", released_at=timezone.now())
+    waiting = job_output(real_job, "by_age")
+    client.force_login(researcher)
+
+    page = client.get(real_job.get_absolute_url()).content.decode()
+
+    assert f'href="{url_of(released)}">Download</a>' in page
+    assert f'href="{url_of(released)}?inert=1">Download for spreadsheets</a>' in page
+    assert url_of(waiting) not in page
+    assert client.get(url_of(waiting)).status_code == 403
