@@ -27,12 +27,14 @@ wall-clock time, total output size and captured log size (watched from outside).
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import re
 import resource
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -105,8 +107,9 @@ class Result:
 
 def memory_file(label: str) -> BinaryIO:
     """An anonymous file in memory (memfd): no name on any file system, gone when its
-    last descriptor closes, so it cannot outlive its process even under SIGKILL."""
-    descriptor = os.memfd_create(f"tre-{label}", os.MFD_CLOEXEC)
+    last descriptor closes, so it cannot outlive its process even under SIGKILL. It can
+    be sealed read-only (`WarmSandbox` hands inputs over that way)."""
+    descriptor = os.memfd_create(f"tre-{label}", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     return os.fdopen(descriptor, "w+b")
 
 
@@ -371,6 +374,10 @@ class _CappedReader(threading.Thread):
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", errors="replace")
 
+    def forget(self) -> None:
+        """Drop what was read so far (a warm sandbox's warming up)."""
+        self.chunks, self.kept, self.dropped = [], 0, 0
+
 
 @dataclass(frozen=True)
 class OutputCount:
@@ -488,14 +495,10 @@ def run(
     refuse to run the script rather than run it unprotected.
     """
     check_available()
-    for name in inputs:
-        if not INPUT_NAME.match(name):
-            raise ValueError(f"Not a plain file name for an input: {name!r}")
+    _check_input_names(inputs)
     script_file = memory_file("script")
     script_file.write(script.encode())
-    seccomp = memory_file("seccomp")
-    seccomp.write(_no_ptrace_filter())
-    handed = [script_file, seccomp, *inputs.values()]
+    handed = [script_file, *inputs.values()]
     for handle in handed:
         handle.flush()
         handle.seek(0)  # bwrap copies from where the descriptor stands
@@ -503,6 +506,56 @@ def run(
     for name, handle in inputs.items():
         data_mounts += ["--perms", "0444", "--ro-bind-data", str(handle.fileno())]
         data_mounts.append(f"/inputs/{name}")
+    data_mounts += [
+        "--perms", "0444", "--ro-bind-data", str(script_file.fileno()), "/job/script.py",
+    ]  # fmt: skip
+    try:
+        running = _launch(
+            limits=limits,
+            output=output,
+            environment=environment,
+            mounts=["--perms", "0555", "--dir", "/inputs", *data_mounts],
+            command=["/sdk/tre_run.py", "/job/script.py"],
+            pass_fds=[handle.fileno() for handle in handed],
+        )
+    finally:
+        # bwrap holds its own descriptors until it has copied them: ours can go.
+        script_file.close()
+    return _watch(running, limits, output, should_stop)
+
+
+def _check_input_names(inputs: Mapping) -> None:
+    for name in inputs:
+        if not INPUT_NAME.match(name):
+            raise ValueError(f"Not a plain file name for an input: {name!r}")
+
+
+@dataclass
+class _Running:
+    """A sandbox started by `_launch`: its bwrap process and what watches it."""
+
+    process: subprocess.Popen
+    init: "_SandboxInit"
+    cgroup: "_PidsCgroup"
+    readers: list
+    started: float
+
+
+def _launch(
+    *,
+    limits: Limits,
+    output: Path,
+    environment: dict[str, str] | None,
+    mounts: list[str],
+    command: list[str],
+    pass_fds: list[int],
+) -> _Running:
+    """Start bwrap with every isolation of the sandbox, `mounts` added, running Python
+    on `command`; its output read (capped) from now on."""
+    seccomp = memory_file("seccomp")
+    seccomp.write(_no_ptrace_filter())
+    seccomp.flush()
+    seccomp.seek(0)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
@@ -525,15 +578,13 @@ def run(
     args += [
         *_system_mounts(limits.tmp_bytes),
         "--ro-bind", str(SDK_DIR), "/sdk",
-        "--perms", "0555", "--dir", "/inputs",
-        *data_mounts,
-        "--perms", "0444", "--ro-bind-data", str(script_file.fileno()), "/job/script.py",
+        *mounts,
         "--bind", str(output), "/output",
         # The sandbox's own root is a tmpfs with no size limit: read-only, or a script
         # could fill the host's memory through it, past every limit.
         "--remount-ro", "/",
         "--chdir", "/output",
-        sys.executable, *PYTHON_FLAGS, "/sdk/tre_run.py", "/job/script.py",
+        sys.executable, *PYTHON_FLAGS, *command,
     ]  # fmt: skip
 
     cgroup = _PidsCgroup(limits.processes)
@@ -554,9 +605,6 @@ def run(
                 resource.RLIMIT_NPROC, (limits.processes + 256, limits.processes + 256)
             )
 
-    started = time.monotonic()
-    reasons: list[str] = []
-    limit = None
     try:
         process = subprocess.Popen(
             args,
@@ -565,7 +613,7 @@ def run(
             stderr=subprocess.PIPE,
             preexec_fn=in_child,
             close_fds=True,
-            pass_fds=(init.write_end, *(handle.fileno() for handle in handed)),
+            pass_fds=(init.write_end, seccomp.fileno(), *pass_fds),
             # bwrap's own process is pid 1 in the sandbox and its /proc/1/environ is
             # readable there: it gets nothing of the worker's environment either.
             env=BWRAP_ENVIRONMENT,
@@ -576,14 +624,32 @@ def run(
         cgroup.remove()
         raise
     finally:
-        # bwrap holds its own descriptors until it has copied them: ours can go.
-        script_file.close()
         seccomp.close()
     init.started()
     readers = [_CappedReader(process.stdout, limits.log_bytes),
                _CappedReader(process.stderr, limits.log_bytes)]  # fmt: skip
     for reader in readers:
         reader.start()
+    return _Running(process, init, cgroup, readers, time.monotonic())
+
+
+def _watch(
+    running: _Running,
+    limits: Limits,
+    output: Path,
+    should_stop: Callable[[], bool] | None,
+    *,
+    cpu_before: float = 0.0,
+) -> Result:
+    """Watch a started sandbox until its run ends or breaks a limit; clean up; report.
+    `cpu_before` is CPU time the sandbox spent before the run began (a warm start's
+    imports), left out of the run's account."""
+    process, init, cgroup, readers = (
+        running.process, running.init, running.cgroup, running.readers
+    )  # fmt: skip
+    started = running.started
+    reasons: list[str] = []
+    limit = None
     state = None
     try:
         while True:
@@ -617,7 +683,8 @@ def run(
                 pid, status, _usage = os.wait4(process.pid, 0)
                 process.returncode = os.waitstatus_to_exitcode(status)
                 break
-            time.sleep(0.05 if elapsed < 2 else 0.25)
+            # Often at first: most runs of a researcher's loop take well under a second.
+            time.sleep(0.01 if elapsed < 0.5 else 0.05 if elapsed < 2 else 0.25)
     finally:
         cpu_seconds, max_rss_bytes = init.reap()
         cgroup.remove()
@@ -625,6 +692,8 @@ def run(
             reader.join(timeout=5)
         process.stdout.close()
         process.stderr.close()
+    if cpu_seconds is not None:
+        cpu_seconds = round(max(0.0, cpu_seconds - cpu_before), 3)
 
     exit_code = process.returncode
     # bwrap reports a child killed by a signal as 128 + the signal's number.
@@ -640,7 +709,7 @@ def run(
     counted = count_output(output)
     if state is None:
         if signal_number in (signal.SIGXCPU, signal.SIGKILL) and (
-            cpu_seconds is None or cpu_seconds >= limits.cpu_seconds - 1
+            cpu_seconds is None or cpu_seconds + cpu_before >= limits.cpu_seconds - 1
         ):
             state, limit = "timed_out", "cpu_seconds"
             reasons.append(f"used more than the {limits.cpu_seconds} s CPU limit")
@@ -670,3 +739,171 @@ def run(
         reasons=reasons,
         log_truncated=truncated,
     )
+
+
+class WarmSandbox:
+    """A sandbox started before its job is known, Python and the libraries scripts use
+    already imported in it (numpy, pandas, pyarrow, scikit-learn, the SDK), used for
+    exactly one run.
+
+    It is the same sandbox as `run`'s: the same bwrap namespaces, seccomp filter, rlimits,
+    pids cgroup, read-only root and read-only /inputs and /job, with nothing of any job in
+    it until `run` hands it one through a socket it inherited: the script and each input
+    as read-only descriptors of their memory files, sealed so nothing can write to them.
+    The worker then links them, from outside, at /inputs/NAME and /job/script.py
+    (directories of the run's that the sandbox sees read-only; the links point into the
+    sandbox's /proc, so nothing of the data has a name on any file system), and the
+    script runs as in a cold start. What it printed while warming up is not kept, and
+    the CPU time it spent is not counted in the run's. A warm sandbox is never given a
+    second job: the worker starts another for the next.
+
+    `directory` is the run's private directory (`jobs.workdirs.RunDirectory`): the
+    output goes to `directory/output`, as `output` says.
+    """
+
+    def __init__(self, *, directory: Path, limits: Limits):
+        check_available()
+        self.limits = limits
+        self.output = directory / "output"
+        self._links = {"inputs": directory / "inputs", "job": directory / "job"}
+        for path in (self.output, *self._links.values()):
+            path.mkdir(mode=0o700)
+        self.used = False
+        self._ready = False
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._channel = parent
+        try:
+            self._running = _launch(
+                limits=limits,
+                output=self.output,
+                environment={"TRE_HANDOFF_FD": str(child.fileno())},
+                mounts=[
+                    *("--ro-bind", str(self._links["inputs"]), "/inputs"),
+                    *("--ro-bind", str(self._links["job"]), "/job"),
+                ],
+                command=["/sdk/tre_warm.py"],
+                pass_fds=[child.fileno()],
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+
+    def is_alive(self) -> bool:
+        """Whether it still waits for its job (not used, not ended)."""
+        return not self.used and self._running.process.poll() is None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until it has imported what it imports; True
+        if it has. A job handed over sooner still runs, once the imports are done, and
+        the CPU time they take from then on counts as the run's."""
+        if self._ready:
+            return True
+        self._channel.settimeout(timeout)
+        with contextlib.suppress(OSError):
+            self._ready = self._line() == b"ready\n"
+        return self._ready
+
+    def _line(self) -> bytes:
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 65536:
+            chunk = self._channel.recv(1)
+            if not chunk:
+                raise OSError("the warm sandbox ended before its job began")
+            line += chunk
+        return line
+
+    def run(
+        self,
+        *,
+        script: str,
+        inputs: Mapping[str, BinaryIO],
+        environment: dict[str, str] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Result:
+        """Run `script` on `inputs` as `run` would, writing to `output`."""
+        if self.used:
+            raise RuntimeError("A warm sandbox runs one job only.")
+        self.used = True
+        _check_input_names(inputs)
+        script_file = memory_file("script")
+        script_file.write(script.encode())
+        handles = [script_file, *inputs.values()]
+        readable = []
+        try:
+            for handle in handles:
+                handle.flush()
+                fcntl.fcntl(handle.fileno(), fcntl.F_ADD_SEALS, _READ_ONLY_SEALS)
+                readable.append(os.open(f"/proc/self/fd/{handle.fileno()}", os.O_RDONLY))
+            cpu_before = _tree_cpu(self._running.init.pid)
+            for reader in self._running.readers:
+                reader.forget()  # what it printed while warming up is not the run's
+            self._running.started = time.monotonic()
+            # A sandbox that died or broke the exchange: the watch says how it ended.
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                self._hand_over(list(inputs), readable, environment or {})
+        finally:
+            for descriptor in readable:
+                os.close(descriptor)
+            script_file.close()
+            self._channel.close()
+        return _watch(self._running, self.limits, self.output, should_stop, cpu_before=cpu_before)
+
+    def _hand_over(self, names: list[str], descriptors: list[int], environment: dict) -> None:
+        """Send the descriptors; learn where they landed (the sandbox's pid of its
+        runner and the descriptors' numbers there); link them; say go."""
+        header = json.dumps({"environment": environment}).encode()
+        socket.send_fds(self._channel, [struct.pack("!I", len(header)) + header], descriptors)
+        self._channel.settimeout(30)
+        reply = self._line()
+        if reply == b"ready\n":  # it finished warming up after all
+            reply = self._line()
+        landed = json.loads(reply)
+        pid, numbers = int(landed["pid"]), [int(number) for number in landed["fds"]]
+        if len(numbers) != len(descriptors):
+            raise OSError("the warm sandbox did not receive its job")
+        script_number, *input_numbers = numbers
+        (self._links["job"] / "script.py").symlink_to(f"/proc/{pid}/fd/{script_number}")
+        for name, number in zip(names, input_numbers, strict=True):
+            (self._links["inputs"] / name).symlink_to(f"/proc/{pid}/fd/{number}")
+        self._channel.sendall(b"go\n")
+
+    def close(self) -> None:
+        """End it if it never ran (a worker shutting down, limits that changed)."""
+        if self.used:
+            return
+        self.used = True
+        self._channel.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._running.process.pid, signal.SIGKILL)
+        _watch(self._running, self.limits, self.output, None)
+
+
+# Nothing may write to an input handed to a warm sandbox, nor unseal it.
+_READ_ONLY_SEALS = (
+    getattr(fcntl, "F_SEAL_WRITE", 8)
+    | getattr(fcntl, "F_SEAL_GROW", 4)
+    | getattr(fcntl, "F_SEAL_SHRINK", 2)
+    | getattr(fcntl, "F_SEAL_SEAL", 1)
+)
+
+
+def _tree_cpu(pid: int | None) -> float:
+    """CPU seconds the processes under `pid` (the sandbox's init) have used so far, from
+    /proc, as the kernel accounts them."""
+    if pid is None:
+        return 0.0
+    ticks, total, stack, seen = os.sysconf("SC_CLK_TCK"), 0, [pid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+            for task in os.listdir(f"/proc/{current}/task"):
+                children = Path(f"/proc/{current}/task/{task}/children").read_text()
+                stack += [int(child) for child in children.split()]
+    return total / ticks

@@ -138,9 +138,11 @@ def test_no_script_of_any_release_item_ever_runs(page, sign_in, hostile_request,
     # The control: the same payload, run in the portal's own page through DevTools (which
     # no CSP governs), is caught by the witness and does cast the votes. So the checks
     # above are not vacuous.
-    page.evaluate(f"() => {{ {hostile_files.script(BEACON)} }}")
+    # Waited for to its last request: a vote still in flight when the test ends would
+    # race the teardown's flush of the database (a deadlock, seen in CI).
+    with page.expect_response(lambda response: response.url.endswith("/submit_review/")):
+        page.evaluate(f"() => {{ {hostile_files.script(BEACON)} }}")
     expect(page).to_have_title(hostile_files.PAYLOAD_MARK)
-    page.wait_for_timeout(1000)
     assert witness.dialogs == [hostile_files.PAYLOAD_MARK]
     assert witness.ran()
     assert state_of(hostile_request)[1] > 0

@@ -2,6 +2,8 @@
 
 Network probes aim at loopback addresses only. Every escape must be contained, the test
 process (standing in for the worker) must survive, and the run must end in a clear state.
+Every test runs twice: in a sandbox started for its job ("cold", `sandbox.run`) and in
+one started before its job was known ("warm", `sandbox.WarmSandbox`, issue 15).
 """
 
 import contextlib
@@ -29,12 +31,15 @@ FAST = Limits(
 )
 
 
-@pytest.fixture
-def job_dirs(tmp_path):
-    """The one host directory a run has: its output."""
+@pytest.fixture(params=["cold", "warm"])
+def job_dirs(tmp_path, request):
+    """The one host directory a run has: its output (and for a warm start, the
+    read-only directories its inputs and script are linked in)."""
+    if request.param == "warm":
+        return {"start": "warm", "directory": tmp_path, "output": tmp_path / "output"}
     output = tmp_path / "output"
     output.mkdir()
-    return {"output": output}
+    return {"start": "cold", "output": output}
 
 
 INPUT = b"not really parquet"
@@ -43,6 +48,11 @@ INPUT = b"not really parquet"
 def run(job_dirs, code: str, limits: Limits = FAST, **extra):
     with sandbox.memory_file("input") as data:
         data.write(INPUT)
+        if job_dirs["start"] == "warm":
+            warm = sandbox.WarmSandbox(directory=job_dirs["directory"], limits=limits)
+            return warm.run(
+                script=textwrap.dedent(code), inputs={"admissions.parquet": data}, **extra
+            )
         return sandbox.run(
             script=textwrap.dedent(code),
             inputs={"admissions.parquet": data},
@@ -199,13 +209,21 @@ def test_the_inputs_and_the_script_are_in_memory_not_bound_from_the_host(job_dir
     result = run(
         job_dirs,
         """
+        import os
         for line in open("/proc/self/mountinfo"):
             if " /inputs/" in line or " /job/" in line:
                 print(line.split(" - ")[1].split()[0])
+        for path in ("/inputs/admissions.parquet", "/job/script.py"):
+            print(os.path.realpath(path).split(" ")[0])
     """,
     )
     assert result.state == "finished", result.stderr
-    assert result.stdout.split() == ["tmpfs", "tmpfs"]
+    if job_dirs["start"] == "cold":  # copied by bwrap into the sandbox's own memory
+        assert result.stdout.split() == [
+            "tmpfs", "tmpfs", "/inputs/admissions.parquet", "/job/script.py",
+        ]  # fmt: skip
+    else:  # the worker's memory files themselves, read-only, linked from outside
+        assert result.stdout.split() == ["/memfd:tre-input", "/memfd:tre-script"]
 
 
 def test_a_fork_bomb_is_contained(job_dirs):
@@ -392,6 +410,35 @@ def test_a_forged_usage_file_changes_nothing(job_dirs, forged):
     assert result.cpu_seconds is not None
     assert result.cpu_seconds < 5
     assert result.max_rss_bytes != 39
+
+
+def test_a_warm_sandbox_runs_one_job_only(tmp_path):
+    warm = sandbox.WarmSandbox(directory=tmp_path, limits=FAST)
+    assert warm.is_alive()
+    first = warm.run(script="print('one')", inputs={})
+    assert first.stdout == "one\n"
+    assert not warm.is_alive()
+    with pytest.raises(RuntimeError, match="one job only"):
+        warm.run(script="print('two')", inputs={})
+
+
+def test_what_a_warm_sandbox_printed_while_warming_up_is_not_the_runs(tmp_path):
+    warm = sandbox.WarmSandbox(directory=tmp_path, limits=FAST)
+    assert warm.wait_ready(timeout=30)
+    result = warm.run(
+        script="import sys; print('mine'); print('mine too', file=sys.stderr)", inputs={}
+    )
+    assert (result.stdout, result.stderr) == ("mine\n", "mine too\n")
+    assert result.cpu_seconds < 1.0  # the imports while it waited are not the run's
+
+
+def test_an_unused_warm_sandbox_closes_and_leaves_no_process(tmp_path):
+    warm = sandbox.WarmSandbox(directory=tmp_path, limits=FAST)
+    pid = warm._running.process.pid
+    warm.close()
+    assert not warm.is_alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 def test_writing_past_the_output_limit_faster_than_the_watch_still_fails(job_dirs):
