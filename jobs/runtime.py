@@ -16,7 +16,7 @@ import socket
 import time
 import traceback
 from contextlib import ExitStack
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -98,8 +98,10 @@ def run_job(*, job_id: int) -> Job | None:
             job, Job.Status.FAILED,
             f"This worker cannot create the sandbox ({error}), so it refuses to run scripts.",
         )  # fmt: skip
+    limits = limits_for(job.workspace)
+    warm = _take_warm(limits)
     try:
-        directory = workdirs.RunDirectory(job.pk)
+        directory = warm.directory if warm else workdirs.RunDirectory(job.pk)
     except workdirs.NotInMemory as error:
         return _finish(
             job, Job.Status.FAILED,
@@ -108,7 +110,7 @@ def run_job(*, job_id: int) -> Job | None:
         )  # fmt: skip
     try:
         with directory as workdir:
-            return _run_in(job, workdir)
+            return _run_in(job, workdir, warm.sandbox if warm else None)
     except Exception as error:
         # Its type and frames only: the message could quote what the script wrote.
         logger.error(
@@ -117,6 +119,60 @@ def run_job(*, job_id: int) -> Job | None:
         )  # fmt: skip
         # Not the error's type: what broke the worker may depend on what the script wrote.
         return _finish(job, Job.Status.FAILED, "The platform failed to finish this run.")
+    finally:
+        prepare_warm(limits)
+
+
+@dataclass
+class _Warm:
+    directory: workdirs.RunDirectory
+    sandbox: sandbox.WarmSandbox
+
+
+# This worker process's sandbox started ahead of its next job (at most one).
+_warm: list[_Warm] = []
+
+
+def prepare_warm(limits: sandbox.Limits | None = None) -> None:
+    """Start this process's warm sandbox for its next job, unless one waits already or
+    TRE_WARM_SANDBOX is off. With the limits of the job just run (the next is likely of
+    the same workspace), else the defaults. Never raises: a worker without one runs its
+    next job cold."""
+    if not settings.TRE_WARM_SANDBOX or _warm:
+        return
+    limits = limits or sandbox.Limits(
+        **{name: int(value) for name, value in settings.TRE_JOB_LIMITS.items()
+           if name in {field.name for field in fields(sandbox.Limits)}}
+    )  # fmt: skip
+    directory = None
+    try:
+        directory = workdirs.RunDirectory(0)  # its job is not known yet
+        _warm.append(_Warm(directory, sandbox.WarmSandbox(directory=directory.path, limits=limits)))
+    except Exception as error:
+        logger.warning("No warm sandbox on this worker: %s", type(error).__name__)
+        if directory is not None:
+            directory.__exit__(None, None, None)
+
+
+def _take_warm(limits: sandbox.Limits) -> _Warm | None:
+    """This process's warm sandbox for a job with these limits, if it has a usable one
+    (one with other limits, or that died, is put away)."""
+    if not _warm:
+        return None
+    warm = _warm.pop()
+    if warm.sandbox.limits == limits and warm.sandbox.is_alive():
+        return warm
+    warm.sandbox.close()
+    warm.directory.__exit__(None, None, None)
+    return None
+
+
+def close_warm() -> None:
+    """End this process's warm sandbox (a worker shutting down)."""
+    while _warm:
+        warm = _warm.pop()
+        warm.sandbox.close()
+        warm.directory.__exit__(None, None, None)
 
 
 def _open_inputs(job: Job, stack: ExitStack) -> tuple[dict, list]:
@@ -139,16 +195,21 @@ def _open_inputs(job: Job, stack: ExitStack) -> tuple[dict, list]:
     return inputs, frames
 
 
-def _run_in(job: Job, workdir: Path) -> Job:
-    output = workdir / "output"
-    output.mkdir(mode=0o700)
+def _run_in(job: Job, workdir: Path, warm: sandbox.WarmSandbox | None) -> Job:
+    if warm is not None:
+        output = warm.output
+    else:
+        output = workdir / "output"
+        output.mkdir(mode=0o700)
     with ExitStack() as stack:
         inputs, frames = _open_inputs(job, stack)
-        result = _sandboxed(job, inputs, output)
+        result = _sandboxed(job, inputs, output, warm)
     return _ended(job, result, output, frames)
 
 
-def _sandboxed(job: Job, inputs: dict, output: Path) -> sandbox.Result:
+def _sandboxed(
+    job: Job, inputs: dict, output: Path, warm: sandbox.WarmSandbox | None
+) -> sandbox.Result:
     last_check = [0.0]
 
     def should_stop() -> bool:
@@ -160,6 +221,8 @@ def _sandboxed(job: Job, inputs: dict, output: Path) -> sandbox.Result:
         Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
         return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
+    if warm is not None:
+        return warm.run(script=job.script, inputs=inputs, should_stop=should_stop)
     return sandbox.run(
         script=job.script, inputs=inputs, output=output, limits=limits_for(job.workspace),
         should_stop=should_stop,

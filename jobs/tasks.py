@@ -1,5 +1,10 @@
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutting_down,
+)
 from django.conf import settings
 
 from jobs import runtime, workdirs
@@ -18,6 +23,17 @@ def sweep_this_host(**kwargs):
 def stop_sweeping(**kwargs):
     if stop := _sweeper.pop("stop", None):
         stop.set()
+
+
+@worker_process_init.connect
+def warm_up(**kwargs):
+    """Each worker process starts a sandbox ahead of its first job (jobs.runtime)."""
+    runtime.prepare_warm()
+
+
+@worker_process_shutdown.connect
+def cool_down(**kwargs):
+    runtime.close_warm()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=False)

@@ -317,3 +317,15 @@ def release_request(ready_version, researcher, django_capture_on_commit_callback
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests and costs seconds per user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def no_warm_sandbox(settings):
+    """Runs in this process start cold unless a test says otherwise (tests/jobs/
+    test_runtime.py runs them warm too): a warm sandbox kept between tests would carry a
+    job directory made under one test's settings into the next."""
+    from jobs import runtime
+
+    settings.TRE_WARM_SANDBOX = False
+    yield
+    runtime.close_warm()

@@ -6,6 +6,7 @@ from jobs import runtime
 from jobs.models import Job, JobOutput
 from tre import vault
 from tre.models import AuditEvent
+from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +176,51 @@ admissions.iloc[1:]["ward"].value_counts().to_csv("/output/all_but_one.csv")
         differencing = [r for r in verdicts[name]["reasons"] if r["rule"] == "differencing"]
         assert verdicts[name]["status"] == "fail"
         assert f'"{other}.csv"' in differencing[0]["message"]
+
+
+# --- warm starts (issue 15) -----------------------------------------------------------
+
+
+@pytest.fixture
+def warm(settings):
+    settings.TRE_WARM_SANDBOX = True
+    runtime.prepare_warm(runtime.limits_for(Workspace.objects.get(slug="cardiac")))
+    assert runtime._warm, "no warm sandbox was started"
+    assert runtime._warm[0].sandbox.wait_ready(timeout=60)
+    return runtime._warm[0]
+
+
+def test_a_dry_run_in_a_warm_sandbox_gives_what_a_cold_one_gives(queued, ready_version, warm):
+    job = runtime.run_job(job_id=queued().pk)
+
+    assert job.status == Job.Status.FINISHED, job.status_reason
+    assert job.log == f"rows: {ready_version.synthetic_sample.row_count}"
+    assert {output.name for output in job.outputs.all()} == {"by_ward", "rows"}
+    assert not warm.sandbox.is_alive()  # used once, never again
+    assert not warm.directory.path.exists()
+    # The next one waits already, a new sandbox in a new directory.
+    assert runtime._warm
+    assert runtime._warm[0].sandbox is not warm.sandbox
+    assert runtime._warm[0].directory.path != warm.directory.path
+
+
+def test_a_real_run_in_a_warm_sandbox_keeps_its_log_for_the_airlock(queued, ready_version, warm):
+    job = runtime.run_job(job_id=queued(mode=Job.Mode.REAL).pk)
+
+    assert job.status == Job.Status.FINISHED
+    assert job.log == ""
+    full_log = job.outputs.get(type=JobOutput.Type.LOG)
+    with vault.open_encrypted(full_log.file) as reader:
+        assert reader.read() == f"rows: {ready_version.row_count}".encode()
+
+
+def test_a_warm_sandbox_with_other_limits_is_put_away_not_used(queued, warm, workspace):
+    workspace.job_limits = {"cpu_seconds": 7}
+    workspace.save(update_fields=["job_limits"])
+
+    job = runtime.run_job(job_id=queued().pk)
+
+    assert job.status == Job.Status.FINISHED, job.status_reason
+    assert not warm.sandbox.is_alive()
+    assert not warm.directory.path.exists()
+    assert runtime._warm[0].sandbox.limits.cpu_seconds == 7  # the next, for these limits
