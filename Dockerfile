@@ -108,8 +108,15 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
 # --worker-tmp-dir: gunicorn's heartbeat files on tmpfs, not the overlay filesystem.
 # --timeout: a steward's upload is validated and encrypted within its request; a
 # file of a gigabyte or more takes longer than gunicorn's default 30 s.
+# --worker-class gthread --threads 16: an open job page holds one request for up to
+# 30 s, answered when the job changes (jobs/live.py). A sync worker would serve nothing
+# else meanwhile; threads let each worker hold 16 such requests at once, and the rest of
+# the portal go on. Each held request holds one database connection: 16 threads times
+# WEB_CONCURRENCY workers must stay within the database's max_connections.
 CMD ["gunicorn", "tre.wsgi:application", \
      "--bind", "0.0.0.0:8000", \
      "--access-logfile", "-", \
      "--worker-tmp-dir", "/dev/shm", \
+     "--worker-class", "gthread", \
+     "--threads", "16", \
      "--timeout", "600"]

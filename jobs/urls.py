@@ -9,6 +9,7 @@ urlpatterns = [
     path("<slug:slug>/jobs/new/", views.job_new, name="new"),
     path(job, views.job_detail, name="detail"),
     path(job + "status/", views.job_status, name="status"),
+    path(job + "status/wait/", views.job_status_wait, name="status_wait"),
     path(job + "cancel/", views.job_cancel, name="cancel"),
     path(job + "rerun/", views.job_rerun, name="rerun"),
     path(job + "outputs/<int:output_id>/", views.output_file, name="output"),

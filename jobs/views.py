@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from jobs import channels, services
+from jobs import channels, live, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
 from jobs.uploads import ScriptUploadHandler
@@ -166,6 +166,7 @@ def _context(request, workspace, job):
     """The job page's context. Of a real run, only what jobs.channels lets through: the
     page is the researcher's, and everything the script produced is for the checkers."""
     view = channels.job_view(job, timezone.now())
+    queue_position = live.queue_position(job)
     outputs = []
     if view["has_ended"]:
         for output in job.outputs.select_related("file"):
@@ -182,7 +183,8 @@ def _context(request, workspace, job):
         "job_view": view,
         "datasets": job.dataset_versions.select_related("dataset"),
         "outputs": outputs,
-        "queue_position": None if job.is_real else services.queue_position(job),
+        "queue_position": queue_position,
+        "shown": live.fingerprint(view, queue_position),
         "can_submit": may(request.user, SUBMIT_JOBS, job),
         "can_cancel": may(request.user, CANCEL_JOB, job),
         "can_request_release": job.is_real
@@ -200,7 +202,19 @@ def job_detail(request, slug, job_id):
 
 @login_required
 def job_status(request, slug, job_id):
-    """The live part of the job page, which htmx polls until the job has ended."""
+    """The live part of the job page as it is now (the page follows it with status_wait)."""
+    workspace, job = _job_for(request, slug, job_id)
+    return render(request, "jobs/includes/job_live.html", _context(request, workspace, job))
+
+
+@login_required
+def job_status_wait(request, slug, job_id):
+    """The live part of the job page, answered once it differs from what the page shows
+    (`?shown=`, the fragment's fingerprint) or after jobs.live.WAIT_SECONDS: the page
+    asks again at once. The answer is the status view's at that moment (jobs/live.py)."""
+    _, job = _job_for(request, slug, job_id)
+    live.wait_for_change(job, request.GET.get("shown"))
+    # Again: the rights may have gone while it waited, and the job is loaded in full.
     workspace, job = _job_for(request, slug, job_id)
     return render(request, "jobs/includes/job_live.html", _context(request, workspace, job))
 

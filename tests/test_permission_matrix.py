@@ -157,6 +157,8 @@ MATRIX = {
         expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
     "jobs:detail": ("get", J + "/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "jobs:status": ("get", J + "/status/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "jobs:status_wait": ("get", J + "/status/wait/", None,
+                         expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "jobs:cancel": ("post", J + "/cancel/", lambda ctx: {},
                     expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
     "jobs:rerun": ("post", J + "/rerun/", lambda ctx: {},

@@ -272,3 +272,204 @@ def test_the_job_page_offers_a_real_runs_released_outputs_and_no_other(
     assert f'href="{url_of(released)}?inert=1">Download for spreadsheets</a>' in page
     assert url_of(waiting) not in page
     assert client.get(url_of(waiting)).status_code == 403
+
+
+# --- following a job: the page waits for a change instead of polling every second ------
+
+
+def running_job(version, by, mode="dry_run", **fields):
+    from jobs.models import Job
+
+    job = Job.objects.create(
+        workspace=version.dataset.workspace, submitted_by=by, mode=mode, script="x = 1",
+        status=Job.Status.RUNNING, started_at=timezone.now(), **fields,
+    )  # fmt: skip
+    job.dataset_versions.set([version])
+    return job
+
+
+def status_url(job, wait=False, shown=None):
+    url = f"/workspaces/{job.workspace.slug}/jobs/{job.pk}/status/" + ("wait/" if wait else "")
+    return url if shown is None else f"{url}?shown={shown}"
+
+
+def shown_in(response) -> str:
+    """The fingerprint the fragment will ask with (that the page shows this)."""
+    import re
+
+    return re.search(rb'status/wait/\?shown=([0-9a-f]+)"', response.content)[1].decode()
+
+
+def without_csrf(response) -> bytes:
+    import re
+
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", response.content)
+
+
+class ChangeOnFirstCheck:
+    """Stands in for jobs.live's `time`: runs `change` at the first pause between two
+    checks (as a worker would write the job then), and counts the pauses."""
+
+    def __init__(self, change):
+        import time
+
+        self.change, self.pauses, self.monotonic = change, 0, time.monotonic
+        self._sleep = time.sleep
+
+    def sleep(self, seconds):
+        self.pauses += 1
+        if self.pauses == 1:
+            self.change()
+        self._sleep(seconds)
+
+
+def test_the_job_page_waits_for_a_change_and_no_longer_polls_every_second(
+    client, ready_version, researcher
+):
+    job = running_job(ready_version, researcher)
+    client.force_login(researcher)
+    page = client.get(job.get_absolute_url())
+    content = page.content.decode()
+    assert "every 1s" not in content
+    assert f'hx-get="{status_url(job, wait=True, shown=shown_in(page))}"' in content
+    assert 'hx-trigger="load, every 10s" hx-sync="this:drop"' in content
+
+
+def test_the_wait_answers_at_once_what_the_status_view_answers_when_the_page_is_behind(
+    client, ready_version, researcher
+):
+    job = running_job(ready_version, researcher)
+    client.force_login(researcher)
+    for shown in (None, "0123456789abcdef"):  # none yet, or a fragment of another state
+        waited = client.get(status_url(job, wait=True, shown=shown))
+        assert waited.status_code == 200
+        assert without_csrf(waited) == without_csrf(client.get(status_url(job)))
+
+
+def test_the_wait_answers_the_moment_a_dry_run_ends(client, ready_version, researcher, monkeypatch):
+    from jobs import live
+    from jobs.models import Job
+
+    job = running_job(ready_version, researcher)
+    client.force_login(researcher)
+    shown = shown_in(client.get(status_url(job)))
+
+    def the_worker_stores_its_result():
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FINISHED, finished_at=timezone.now(), exit_code=0, log="rows: 60"
+        )
+
+    clock = ChangeOnFirstCheck(the_worker_stores_its_result)
+    monkeypatch.setattr(live, "time", clock)
+    waited = client.get(status_url(job, wait=True, shown=shown))
+    assert clock.pauses == 1  # noticed at the next check
+    assert b'data-testid="job-status">Finished<' in waited.content
+    assert b"rows: 60" in waited.content  # the job loaded in full again: its log too
+    assert b"hx-get" not in waited.content  # ended: the page stops asking
+
+
+def test_the_wait_ends_after_its_time_with_the_same_fragment(
+    client, ready_version, researcher, monkeypatch
+):
+    import time
+
+    from jobs import live
+
+    monkeypatch.setattr(live, "WAIT_SECONDS", 0.3)
+    job = running_job(ready_version, researcher)
+    client.force_login(researcher)
+    shown = shown_in(client.get(status_url(job)))
+    started = time.monotonic()
+    waited = client.get(status_url(job, wait=True, shown=shown))
+    assert 0.3 <= time.monotonic() - started < 2
+    assert shown_in(waited) == shown  # and the page asks again with it
+    assert without_csrf(waited) == without_csrf(client.get(status_url(job)))
+
+
+def test_a_real_runs_wait_ignores_its_end_until_the_poll_would_show_it(
+    client, ready_version, researcher, monkeypatch
+):
+    """The run ends in the database during the wait; the status view shows "in progress"
+    until the reveal moment (5 s after submission here), and so does the wait."""
+    import time
+    from datetime import timedelta
+
+    from jobs import live
+    from jobs.models import Job
+
+    monkeypatch.setattr(live, "WAIT_SECONDS", 0.5)
+    job = running_job(ready_version, researcher, mode="real")
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=3))
+    client.force_login(researcher)
+    polled = client.get(status_url(job))
+    shown = shown_in(polled)
+
+    def the_run_fails():
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, finished_at=timezone.now(), exit_code=1,
+            failure_type="KeyError", failure_line=1, wall_seconds=2.9, status_reason="boom",
+        )  # fmt: skip
+
+    clock = ChangeOnFirstCheck(the_run_fails)
+    monkeypatch.setattr(live, "time", clock)
+    started = time.monotonic()
+    waited = client.get(status_url(job, wait=True, shown=shown))
+    assert time.monotonic() - started >= 0.5  # not a moment earlier than its time
+    assert clock.pauses >= 3
+    assert without_csrf(waited) == without_csrf(polled)  # "in progress", nothing more
+    assert b"In progress" in waited.content
+    for told in (b"KeyError", b"boom", b"Failed", b"Runtime"):
+        assert told not in waited.content
+
+
+def test_a_real_runs_wait_shows_its_end_at_the_reveal_moment_as_the_poll_does(
+    client, ready_version, researcher
+):
+    """The run ended 0.1 s after submission, and is shown as ended 1 s after submission:
+    the wait ends then, not before, with what the status view shows from then on."""
+    from datetime import timedelta
+
+    from jobs import channels
+    from jobs.models import Job
+
+    submitted = timezone.now() - timedelta(seconds=0.4)
+    job = running_job(ready_version, researcher, mode="real")
+    Job.objects.filter(pk=job.pk).update(
+        created_at=submitted, status=Job.Status.FINISHED,
+        finished_at=submitted + timedelta(seconds=0.1), wall_seconds=0.05, exit_code=0,
+    )  # fmt: skip
+    reveal = channels.reveal_moment(submitted, submitted + timedelta(seconds=0.1))
+    assert reveal == submitted + timedelta(seconds=1)
+    client.force_login(researcher)
+    polled = client.get(status_url(job))
+    assert timezone.now() < reveal
+    assert b"In progress" in polled.content
+    assert b"Finished" not in polled.content
+
+    waited = client.get(status_url(job, wait=True, shown=shown_in(polled)))
+    answered = timezone.now()
+    assert answered >= reveal
+    assert answered < reveal + timedelta(seconds=1)
+    assert b'data-testid="job-status">Finished<' in waited.content
+    assert b"under 1 s" in waited.content  # the coarse step, as channels.job_view says
+    polled_after = client.get(status_url(job))
+    assert without_csrf(waited) == without_csrf(polled_after)
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"), [("researcher", 200), ("checker", 200), ("owner", 403), ("outsider", 404)]
+)
+def test_the_wait_is_for_whoever_may_see_the_job_as_the_status_view_is(
+    request, client, ready_version, researcher, who, expected
+):
+    job = running_job(ready_version, researcher)
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(status_url(job, wait=True)).status_code == expected
+    assert client.get(status_url(job)).status_code == expected
+
+
+def test_the_wait_sends_anonymous_visitors_to_sign_in(client, ready_version, researcher):
+    job = running_job(ready_version, researcher)
+    response = client.get(status_url(job, wait=True))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
