@@ -9,7 +9,10 @@ latencies; this machine has two cores).
 
 Targets (bench/README.md): sandbox overhead under 50 ms; submit to finished under 1.5 s
 for a trivial script and under 3 s for one that loads a 10,000-row dataset with pandas
-and saves a table.
+and saves a table. The latencies pause `--pause` seconds before each run, as a
+researcher reading a result does; the worker warms a sandbox meanwhile unless the
+environment says TRE_WARM_SANDBOX=0 (run it both ways to compare). `--workers ""` skips
+the bursts.
 """
 
 import argparse
@@ -84,27 +87,43 @@ def setup():
     return workspace, researcher, version
 
 
-def latencies(workspace, researcher, version) -> None:
+def latencies(workspace, researcher, version, pause: float) -> None:
     from jobs.models import Job
     from jobs.services import submit_job
 
     def run_one(script, mode):
+        # A researcher reads a result before the next run: the worker is idle meanwhile
+        # (and warms its next sandbox, unless TRE_WARM_SANDBOX=0).
+        time.sleep(pause)
         started = time.perf_counter()
         job = submit_job(workspace=workspace, script=script, dataset_versions=[version],
                          mode=mode, by=researcher)  # fmt: skip
         while not Job.objects.get(pk=job.pk).has_ended:
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
-        if Job.objects.get(pk=job.pk).status != "finished":
+        done = Job.objects.get(pk=job.pk)
+        if done.status != "finished":
             sys.exit(f"job {job.pk} did not finish")
+        # Where the time went: waiting for a worker, in the sandbox, the rest of the run.
+        parts.append(
+            (
+                (done.started_at - done.created_at).total_seconds(),
+                done.wall_seconds,
+                (done.finished_at - done.started_at).total_seconds() - done.wall_seconds,
+            )
+        )
         return elapsed
 
+    parts = []
     run_one(TRIVIAL, Job.Mode.DRY_RUN)  # warm the worker's pool processes
     for label, script in [("trivial script", TRIVIAL), ("10,000-row pandas + table", PANDAS)]:
         for mode in (Job.Mode.DRY_RUN, Job.Mode.REAL):
+            parts.clear()
             samples = [run_one(script, mode) for _ in range(5)]
+            queued, boxed, rest = (median_ms(list(column)) for column in zip(*parts, strict=True))
             print(f"submit to finished, {label}, {mode}: median {median_ms(samples):.0f} ms "
-                  f"(min {min(samples) * 1000:.0f}, max {max(samples) * 1000:.0f})")  # fmt: skip
+                  f"(min {min(samples) * 1000:.0f}, max {max(samples) * 1000:.0f}; "
+                  f"queued {queued:.0f}, sandbox {boxed:.0f}, the rest {rest:.0f})")  # fmt: skip
 
 
 def throughput(workspace, researcher, version, jobs: int, processes: int) -> None:
@@ -152,6 +171,9 @@ def main():
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--workers", default="1,2,4", help="pool processes to try, in turn")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--pause", type=float, default=3.0, help="seconds between two runs of the latencies"
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="tre-bench-jobs-")
@@ -172,8 +194,8 @@ def main():
         sandbox_overhead(args.repeats)
         context = setup()
         with worker(2):
-            latencies(*context)
-        for processes in [int(n) for n in args.workers.split(",")]:
+            latencies(*context, args.pause)
+        for processes in [int(n) for n in args.workers.split(",") if n]:
             with worker(processes):
                 throughput(*context, args.jobs, processes)
 

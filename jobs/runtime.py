@@ -11,8 +11,10 @@ is stored for the researcher to see goes through `jobs.channels`.
 """
 
 import logging
+import queue
 import shutil
 import socket
+import threading
 import time
 import traceback
 from contextlib import ExitStack
@@ -99,7 +101,15 @@ def run_job(*, job_id: int) -> Job | None:
             f"This worker cannot create the sandbox ({error}), so it refuses to run scripts.",
         )  # fmt: skip
     limits = limits_for(job.workspace)
-    warm = _take_warm(limits)
+    warm = _take_warm(limits, busy=True)
+    logger.info("Job %s starts %s.", job.pk, "warm" if warm else "cold")
+    try:
+        return _run_in_directory(job, warm)
+    finally:
+        _after_run(limits)
+
+
+def _run_in_directory(job: Job, warm: "_Warm | None") -> Job:
     try:
         directory = warm.directory if warm else workdirs.RunDirectory(job.pk)
     except workdirs.NotInMemory as error:
@@ -119,8 +129,6 @@ def run_job(*, job_id: int) -> Job | None:
         )  # fmt: skip
         # Not the error's type: what broke the worker may depend on what the script wrote.
         return _finish(job, Job.Status.FAILED, "The platform failed to finish this run.")
-    finally:
-        prepare_warm(limits)
 
 
 @dataclass
@@ -129,48 +137,106 @@ class _Warm:
     sandbox: sandbox.WarmSandbox
 
 
-# This worker process's sandbox started ahead of its next job (at most one).
+# This worker process's sandbox started ahead of its next job (at most one), whether a
+# run is going on in it, and the thread that starts the next sandbox once it is idle.
 _warm: list[_Warm] = []
+_warm_state = {"busy": False, "warmer": None}
+_warm_requests: queue.Queue = queue.Queue()
+_warm_lock = threading.Lock()
+# How long a worker process waits, idle after a run, before it warms a sandbox: jobs in
+# a burst follow each other without one (warming up costs a second or two of CPU, which
+# a burst would pay for every job); a researcher's next dry run comes seconds later.
+WARM_AFTER_IDLE_SECONDS = 0.5
 
 
 def prepare_warm(limits: sandbox.Limits | None = None) -> None:
-    """Start this process's warm sandbox for its next job, unless one waits already or
-    TRE_WARM_SANDBOX is off. With the limits of the job just run (the next is likely of
-    the same workspace), else the defaults. Never raises: a worker without one runs its
-    next job cold."""
-    if not settings.TRE_WARM_SANDBOX or _warm:
-        return
-    limits = limits or sandbox.Limits(
-        **{name: int(value) for name, value in settings.TRE_JOB_LIMITS.items()
-           if name in {field.name for field in fields(sandbox.Limits)}}
-    )  # fmt: skip
-    directory = None
-    try:
-        directory = workdirs.RunDirectory(0)  # its job is not known yet
-        _warm.append(_Warm(directory, sandbox.WarmSandbox(directory=directory.path, limits=limits)))
-    except Exception as error:
-        logger.warning("No warm sandbox on this worker: %s", type(error).__name__)
-        if directory is not None:
-            directory.__exit__(None, None, None)
+    """Start this process's warm sandbox for its next job, unless one waits already, a
+    run is going on, or TRE_WARM_SANDBOX is off. With the limits of the job just run
+    (the next is likely of the same workspace), else the defaults. Never raises: a
+    worker without one runs its next job cold."""
+    with _warm_lock:
+        if not settings.TRE_WARM_SANDBOX or _warm or _warm_state["busy"]:
+            return
+        limits = limits or sandbox.Limits(
+            **{name: int(value) for name, value in settings.TRE_JOB_LIMITS.items()
+               if name in {field.name for field in fields(sandbox.Limits)}}
+        )  # fmt: skip
+        directory = None
+        try:
+            directory = workdirs.RunDirectory(0)  # its job is not known yet
+            started = sandbox.WarmSandbox(directory=directory.path, limits=limits)
+            _warm.append(_Warm(directory, started))
+        except Exception as error:
+            logger.warning("No warm sandbox on this worker: %s", type(error).__name__)
+            if directory is not None:
+                directory.__exit__(None, None, None)
 
 
-def _take_warm(limits: sandbox.Limits) -> _Warm | None:
+def _after_run(limits: sandbox.Limits) -> None:
+    with _warm_lock:
+        _warm_state["busy"] = False
+        if not settings.TRE_WARM_SANDBOX:
+            return
+        if _warm_state["warmer"] is None:
+            # One thread for the life of the process: bwrap's --die-with-parent follows
+            # the thread that started it, so a sandbox started by a thread that ends
+            # would end with it.
+            warmer = threading.Thread(target=_warm_when_idle, daemon=True, name="tre-warmer")
+            _warm_state["warmer"] = warmer
+            warmer.start()
+    _warm_requests.put(limits)
+
+
+def _warm_when_idle() -> None:
+    while True:
+        limits = _warm_requests.get()
+        time.sleep(WARM_AFTER_IDLE_SECONDS)
+        while not _warm_requests.empty():  # runs ended meanwhile: the latest's limits
+            limits = _warm_requests.get_nowait()
+        prepare_warm(limits)
+
+
+def _take_warm(limits: sandbox.Limits, *, busy: bool = False) -> _Warm | None:
     """This process's warm sandbox for a job with these limits, if it has a usable one
-    (one with other limits, or that died, is put away)."""
-    if not _warm:
-        return None
-    warm = _warm.pop()
-    if warm.sandbox.limits == limits and warm.sandbox.is_alive():
-        return warm
-    warm.sandbox.close()
-    warm.directory.__exit__(None, None, None)
+    (one with other limits, that died, or that is still warming up, is put away).
+    `busy`: a run begins, so no sandbox is warmed until it ends."""
+    with _warm_lock:
+        if busy:
+            _warm_state["busy"] = True
+        if not _warm:
+            return None
+        warm = _warm[0]
+        if warm.sandbox.limits == limits and warm.sandbox.is_alive():
+            if not warm.sandbox.wait_ready(0):
+                # Still importing: the run would wait for all of it (scikit-learn too),
+                # where a cold start imports only what the script does. It stays for
+                # the next job.
+                return None
+            return _warm.pop()
+        _warm.pop()
+    _put_away(warm)
     return None
 
 
+def _put_away(warm: _Warm) -> None:
+    """End an unused warm sandbox and remove its directory, in the background: the job
+    that found it unusable does not wait for its reaping."""
+
+    def end():
+        warm.sandbox.close()
+        warm.directory.__exit__(None, None, None)
+
+    threading.Thread(target=end, daemon=True).start()
+
+
 def close_warm() -> None:
-    """End this process's warm sandbox (a worker shutting down)."""
-    while _warm:
-        warm = _warm.pop()
+    """End this process's warm sandbox, and any about to be started (a worker shutting
+    down)."""
+    with _warm_lock:
+        _warm_state["busy"] = False
+        taken = list(_warm)
+        _warm.clear()
+    for warm in taken:  # here and now: the worker is going
         warm.sandbox.close()
         warm.directory.__exit__(None, None, None)
 

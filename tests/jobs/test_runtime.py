@@ -1,5 +1,7 @@
 """The worker's side, in-process: claim, the real sandbox, outputs, logs, the reaper."""
 
+import time
+
 import pytest
 
 from jobs import runtime
@@ -181,6 +183,13 @@ admissions.iloc[1:]["ward"].value_counts().to_csv("/output/all_but_one.csv")
 # --- warm starts (issue 15) -----------------------------------------------------------
 
 
+def wait_for_warm(seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not runtime._warm and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return bool(runtime._warm)
+
+
 @pytest.fixture
 def warm(settings):
     settings.TRE_WARM_SANDBOX = True
@@ -198,8 +207,9 @@ def test_a_dry_run_in_a_warm_sandbox_gives_what_a_cold_one_gives(queued, ready_v
     assert {output.name for output in job.outputs.all()} == {"by_ward", "rows"}
     assert not warm.sandbox.is_alive()  # used once, never again
     assert not warm.directory.path.exists()
-    # The next one waits already, a new sandbox in a new directory.
-    assert runtime._warm
+    # The next one is started once the worker has been idle a moment: a new sandbox in
+    # a new directory.
+    assert wait_for_warm()
     assert runtime._warm[0].sandbox is not warm.sandbox
     assert runtime._warm[0].directory.path != warm.directory.path
 
@@ -221,6 +231,19 @@ def test_a_warm_sandbox_with_other_limits_is_put_away_not_used(queued, warm, wor
     job = runtime.run_job(job_id=queued().pk)
 
     assert job.status == Job.Status.FINISHED, job.status_reason
+    deadline = time.monotonic() + 10  # put away in the background
+    while warm.directory.path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not warm.sandbox.is_alive()
     assert not warm.directory.path.exists()
+    assert wait_for_warm()
     assert runtime._warm[0].sandbox.limits.cpu_seconds == 7  # the next, for these limits
+
+
+def test_no_sandbox_is_warmed_while_a_run_goes_on(queued, settings):
+    settings.TRE_WARM_SANDBOX = True
+    runtime._take_warm(runtime.limits_for(Workspace.objects.get(slug="cardiac")), busy=True)
+
+    runtime.prepare_warm()
+
+    assert runtime._warm == []
