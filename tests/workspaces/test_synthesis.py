@@ -265,6 +265,72 @@ def test_a_boolean_cut_from_a_numeric_column_stays_related_to_it():
     assert sample.corr().loc["age", "is_old"] > 0.6
 
 
+def _table_distance(real: pd.DataFrame, sample: pd.DataFrame, first: str, second: str) -> float:
+    """Total variation distance between two frames' two-way tables of `first` and `second`."""
+    real_table = pd.crosstab(real[first], real[second], normalize=True)
+    sample_table = pd.crosstab(sample[first], sample[second], normalize=True)
+    return 0.5 * float(real_table.sub(sample_table, fill_value=0).abs().to_numpy().sum())
+
+
+def test_categories_keep_associations_no_single_order_of_them_could_carry():
+    rng = np.random.default_rng(40)
+    rows = 4000
+    role = rng.choice(["husband", "wife", "child", "single"], rows, p=[0.35, 0.15, 0.2, 0.3])
+    # "husband" and "wife" sit together for marriage but apart for sex: one correlation per
+    # pair, whatever the order of the roles, cannot keep both tables.
+    sex = np.where(
+        role == "husband", "M", np.where(role == "wife", "F", rng.choice(["F", "M"], rows))
+    )
+    married = np.where(np.isin(role, ["husband", "wife"]), "yes", "no")
+    real = pd.DataFrame({"role": role, "sex": sex, "married": married, "x": rng.normal(size=rows)})
+    kinds = {"role": "string", "sex": "string", "married": "string", "x": "float"}
+
+    result = synthesise(real, kinds, SynthesisSettings(n_rows=4000, seed=41))
+
+    sample = result.sample
+    for first, second in [("role", "sex"), ("role", "married"), ("sex", "married")]:
+        assert _table_distance(real, sample, first, second) < 0.04, (first, second)
+    assert not ((sample["role"] == "wife") & (sample["sex"] == "M")).any()
+    assert not ((sample["role"] == "child") & (sample["married"] == "yes")).any()
+    assert result.report["exact_copy_share"] == 0.0
+
+
+def test_a_category_tied_to_a_numeric_band_keeps_the_band():
+    rng = np.random.default_rng(42)
+    x = rng.normal(size=4000)
+    # Correlation 0, so a copula alone sees no relationship at all.
+    real = pd.DataFrame({"x": x, "band": np.where(np.abs(x) > 1, "outer", "inner")})
+
+    result = synthesise(
+        real, {"x": "float", "band": "string"}, SynthesisSettings(n_rows=4000, seed=43)
+    )
+
+    spread = result.sample.groupby("band")["x"].apply(lambda values: values.abs().mean())
+    assert spread["outer"] > 1.3
+    assert spread["inner"] < 0.6
+
+
+def test_ordered_categories_keep_their_relationship_with_a_number():
+    rng = np.random.default_rng(44)
+    rows = 3000
+    age = rng.normal(50, 15, rows)
+    # Listed by frequency the grades run moderate, mild, severe: not in the order of age.
+    cut = np.quantile(age, [0.3, 0.75])
+    grade = np.select([age < cut[0], age < cut[1]], ["mild", "moderate"], "severe")
+    grade = np.where(
+        rng.random(rows) < 0.2, rng.choice(["mild", "moderate", "severe"], rows), grade
+    )
+    real = pd.DataFrame({"age": age, "grade": grade})
+    rank = {"mild": 0, "moderate": 1, "severe": 2}
+
+    result = synthesise(real, {"age": "float", "grade": "string"}, SynthesisSettings(seed=45))
+
+    def relationship(frame):
+        return frame["age"].corr(frame["grade"].map(rank), method="spearman")
+
+    assert relationship(result.sample) == pytest.approx(relationship(real), abs=0.05)
+
+
 def test_categorical_proportions_are_kept():
     rng = np.random.default_rng(22)
     real = pd.DataFrame(

@@ -8,8 +8,10 @@ Why a Gaussian copula rather than CTGAN, TVAE or a Bayesian network: it fits in 
 (no GPU in a TRE), is deterministic given a seed, reproduces each column's marginal distribution
 exactly (up to clipping and category merging) and the pairwise relationships between columns well
 enough to write and debug analysis code, and it has no capacity to memorise rows: the fitted model
-is one empirical quantile table or frequency table per column plus one correlation matrix. Deep
-generative models are slower, non-deterministic on GPUs and known to reproduce training rows.
+is one empirical quantile table or frequency table per column, one correlation matrix and, for
+the sample's final choice, two-way tables of pairs of columns with their small cells pooled.
+Deep generative models are slower, non-deterministic on GPUs and known to reproduce training
+rows.
 
 How it works:
 
@@ -19,18 +21,29 @@ How it works:
   and dates are rounded back. Categorical and boolean columns use the real category frequencies
   after rare categories are merged.
 - Dependence. Each column becomes normal scores (numeric: ranks, ties broken at random;
-  categorical: a uniform draw inside the category's cumulative-frequency interval, categories
-  ordered by frequency), the pairwise-complete correlation matrix of those scores is corrected
-  for the attenuation discrete columns cause (`_latent_correlation`) and made positive-definite
-  by clipping its eigenvalues, and synthetic rows are multivariate normal draws mapped back
-  through each column's inverse marginal. Categories have no order but their frequency here, so
-  a relationship that is monotone in some other order (mild < moderate < severe) is only partly
-  kept.
-- Missing values are modelled outside the copula: each column keeps its real missing share
-  exactly, at random rows. That loses "missing together" patterns, a price worth paying for
-  correlations estimated on observed values only. The copy guard comes first, though: where a
-  row with a missing value has little else to tell it apart, making it new can cost some of
-  the missing share.
+  categorical: a uniform draw inside the category's cumulative-frequency interval), the
+  pairwise-complete correlation matrix of those scores is corrected for the attenuation
+  discrete columns cause (`_latent_correlation`) and made positive-definite by clipping its
+  eigenvalues, and synthetic rows are multivariate normal draws mapped back through each
+  column's inverse marginal. Categories are laid out on the normal scale in the order of
+  what the other columns predict of them (`_order_categories`), not by frequency, so a
+  relationship that is monotone in some order (mild < moderate < severe) is kept.
+- Pairs. One correlation per pair still cannot carry what categories do ("husband" and
+  "wife" go together for marriage and apart for sex; a category can sit in the middle of a
+  number's range), so the sample is chosen from a pool of four draws per row, the copula's
+  own and draws with weakened correlations that reach what it underrates. Iterative
+  proportional fitting weights the pool until every pair of columns has the training rows'
+  two-way table (numbers cut at their deciles, missing as a cell), and rows are drawn by
+  systematic sampling with those weights (`pairs.PairTables`, `pairs.choose_rows`). Table cells with
+  fewer training rows than the rare-category threshold are matched only as one total per
+  table, and not at all when even that total is below the threshold: no small count of a
+  combination of two values steers the sample.
+- Missing values are modelled outside the copula: each column's draws miss at its real share,
+  at random rows, so correlations are estimated on observed values only. Matching the
+  pairwise tables, where missing is a cell of its own, then keeps the share and, pair by
+  pair, the "missing together" patterns. The copy guard comes first, though: where a row
+  with a missing value has little else to tell it apart, making it new can cost some of the
+  missing share.
 - A "string" column is categorical when it has at most `CATEGORICAL_MAX_DISTINCT` (50) distinct
   values, or at most `CATEGORICAL_MAX_DISTINCT_SHARE` (5%) as many distinct values as observed
   rows; otherwise it is free text (names, notes, identifiers).
@@ -38,7 +51,8 @@ How it works:
 Privacy guards, each enforced rather than merely reported:
 
 1. No synthetic row equals a real row, compared against every real row (hold-out included).
-   Colliding rows are drawn again from the copula, then have one cell at a time redrawn from its
+   Pool rows equal to a real row are never chosen; if too few others remain, the colliding
+   rows are drawn again from the copula, then have one cell at a time redrawn from its
    column's marginal (missing or not), and are dropped if they still collide. A dataset so
    small or coarse that every possible row occurs in it (a single binary column, say) therefore
    yields a small or even empty sample, by design.
@@ -54,9 +68,10 @@ Privacy guards, each enforced rather than merely reported:
 The report carries only aggregate distances and counts, never a value from the data.
 
 Where the pieces are: this module holds the settings, `synthesise`, the copula fit and the
-sampler, and the exact-copy guard; `columns.py` holds the model of each column (its
-marginal, normal scores and output), the correlation of normal scores and the row hashes the
-guard compares; `report.py` builds the fidelity and privacy report.
+sampler, the matching of pairwise tables and the exact-copy guard; `columns.py` holds the
+model of each column (its marginal, normal scores, table cells and output), the correlation
+of normal scores and the row hashes the guard compares; `report.py` builds the fidelity and
+privacy report.
 """
 
 from __future__ import annotations
@@ -75,6 +90,7 @@ from workspaces.synthesis.columns import (
     pairwise_correlation,
     row_hashes,
 )
+from workspaces.synthesis.pairs import PairTables, choose_rows
 from workspaces.synthesis.report import DCR_MAX_ROWS, build_report
 
 KINDS = frozenset({"integer", "float", "boolean", "date", "datetime", "string"})
@@ -85,6 +101,14 @@ EIGENVALUE_FLOOR = 1e-3
 # Limits on undoing the attenuation of correlations by discrete columns (`_latent_correlation`).
 MAX_ATTENUATION_CORRECTION = 3.0
 NOISE_STANDARD_ERRORS = 3.0
+# Rounds of reordering categories by what the other columns predict (`_order_categories`).
+ORDERING_ROUNDS = 2
+ORDERING_ROWS = 20_000
+# The pool the sample is chosen from (`pairs.choose_rows`): this many draws per synthetic row, and at
+# most this many cells (rows x columns) in all, so a wide table cannot exhaust memory.
+POOL_FACTOR = 4
+MAX_POOL_CELLS = 20_000_000
+POOL_CORRELATION_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -157,14 +181,26 @@ def synthesise(
     copula_columns = [column for column in columns if column.in_copula]
     real_scores = normal_scores(copula_columns, [c.train_values for c in copula_columns], rng)
     real_correlation, pairs = pairwise_correlation(real_scores)
+    for _ in range(ORDERING_ROUNDS):
+        if not _order_categories(copula_columns, real_scores, real_correlation):
+            break
+        real_scores = normal_scores(copula_columns, [c.train_values for c in copula_columns], rng)
+        real_correlation, pairs = pairwise_correlation(real_scores)
     attenuation = np.array([column.attenuation() for column in copula_columns])
     latent_correlation = _latent_correlation(real_correlation, pairs, attenuation)
     sampler = _Sampler(columns, _positive_definite_factor(latent_correlation))
     report_progress(0.5)
 
-    values = sampler.draw(settings.n_rows, rng)
     real_hashes = np.unique(row_hashes([column.real_key for column in columns]))
+    pool = _draw_pool(sampler, columns, latent_correlation, settings.n_rows, rng)
+    is_pool_copy = is_copy(columns, pool, np.arange(len(pool[0])), real_hashes)
+    tables = PairTables(copula_columns, real_correlation, settings.rare_category_threshold)
+    rows = choose_rows(tables, columns, pool, is_pool_copy, settings.n_rows, rng)
+    values = [column_values[rows] for column_values in pool]
+    report_progress(0.7)
     values, copy_guard = _remove_copies(values, columns, sampler, real_hashes, rng)
+    # Counted on the copula's own draws: what sampling it naively would have copied.
+    copy_guard["initial_copies"] = int(is_pool_copy[: settings.n_rows].sum())
     report_progress(0.8)
 
     sample = pd.DataFrame(
@@ -248,6 +284,52 @@ def _latent_correlation(observed, pairs, attenuation) -> np.ndarray:
     latent = np.clip(latent, -1.0, 1.0)
     np.fill_diagonal(latent, 1.0)
     return latent
+
+
+def _order_categories(columns, scores, correlation) -> bool:
+    """Reorder each categorical column's categories by what the other columns predict of it.
+
+    Ordered by frequency, categories relate to other columns in no particular direction, and a
+    correlation sees little of it. Ordered by the mean, within each category, of the column's
+    best linear prediction from the other columns' normal scores, the relationship becomes as
+    monotone as one order allows (a step of optimal scaling). False when nothing is
+    categorical.
+    """
+    categorical = [index for index, column in enumerate(columns) if column.treatment != "numeric"]
+    if not categorical or len(columns) < 2:
+        return False
+    # The prediction of every column from all others at once, through the precision matrix:
+    # z_j - (z P)_j / P_jj. Eigenvalues are floored as for sampling, so P always exists.
+    eigenvalues, eigenvectors = np.linalg.eigh(correlation)
+    precision = (eigenvectors / np.maximum(eigenvalues, EIGENVALUE_FLOOR)) @ eigenvectors.T
+    filled = np.nan_to_num(scores[:ORDERING_ROWS])
+    residual = (filled @ precision[:, categorical]) / np.diag(precision)[categorical]
+    predicted = filled[:, categorical] - residual
+    for position, index in enumerate(categorical):
+        column = columns[index]
+        codes = column.train_values[:ORDERING_ROWS]
+        observed = codes >= 0
+        size = column.support_size
+        total = np.bincount(codes[observed], weights=predicted[observed, position], minlength=size)
+        count = np.bincount(codes[observed], minlength=size)
+        column.reorder((total / np.maximum(count, 1))[:size])
+    return True
+
+
+def _draw_pool(sampler, columns, latent_correlation, n_rows, rng) -> list[np.ndarray]:
+    """The rows the sample is chosen from: `n_rows` copula draws, then more from a weaker copula.
+
+    Raking restores the pairwise tables whatever the pool, but it can only weight up rows that
+    are there: draws with weakened correlations reach the combinations the copula's one
+    correlation per pair underrates ("Wife" and "Married", when categories in between are
+    mostly male).
+    """
+    size = max(n_rows, min(POOL_FACTOR * n_rows, MAX_POOL_CELLS // max(len(columns), 1)))
+    weakened = POOL_CORRELATION_SHARE * latent_correlation
+    np.fill_diagonal(weakened, 1.0)
+    broad = _Sampler(columns, _positive_definite_factor(weakened)).draw(size - n_rows, rng)
+    first = sampler.draw(n_rows, rng)
+    return [np.concatenate(parts) for parts in zip(first, broad, strict=True)]
 
 
 def _positive_definite_factor(correlation: np.ndarray) -> np.ndarray:

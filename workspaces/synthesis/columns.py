@@ -4,8 +4,9 @@ Part of the synthesiser; the method, and why, are in the docstring of `synthesis
 Each column of the real table becomes one model: `_NumericColumn` (an empirical quantile
 table), `_CategoricalColumn` (category frequencies, rare ones merged into "Other"),
 `_OpaqueColumn` (fresh tokens shaped like pseudonymised ones) or `_FreeTextColumn`
-(placeholders). Each turns uniforms into synthetic values and values into normal scores
-and into the keys the exact-copy guard hashes; for the report, each measures its marginal
+(placeholders). Each turns uniforms into synthetic values and values into normal scores,
+into cells of the pairwise tables the sample is matched to, and into the keys the
+exact-copy guard hashes; for the report, each measures its marginal
 distance and encodes its values for the distance to the closest record. The helpers that
 work across columns (normal scores, their correlation, row hashes) are here too, since
 both the fit and the report use them. Plain Python, no Django.
@@ -34,6 +35,9 @@ TOKEN_SHAPE_ROWS = 10_000
 # Below this many tokens, a character shared by all of them may be chance, not structure.
 TOKEN_SHAPE_MIN_ROWS = 10
 MAX_DECIMALS = 6
+# Numeric columns enter the pairwise tables the sample is matched to (see `synthesis.py`) cut
+# at their training deciles; fewer bins lose shape, more spread the rows over small cells.
+PAIR_TABLE_BINS = 10
 
 _RESOLUTIONS = ("D", "h", "m", "s", "ms", "us", "ns")
 
@@ -113,6 +117,8 @@ class _NumericColumn:
         train_observed = self.train_values[~np.isnan(self.train_values)]
         self._sorted = np.sort(np.clip(train_observed, self.low, self.high))
         self.in_copula = bool(self._sorted.size > 1 and self._sorted[0] < self._sorted[-1])
+        inner = np.linspace(0.0, 1.0, PAIR_TABLE_BINS + 1)[1:-1]
+        self._cuts = np.unique(np.quantile(self._sorted, inner)) if self._sorted.size else inner[:0]
         # One decimal finer than the real data: values read like real ones, yet rarely
         # coincide with a real value (which would push rows into the exact-copy guard).
         self.decimals = min(_decimals(train_observed) + 1, MAX_DECIMALS) if kind == "float" else 0
@@ -165,6 +171,16 @@ class _NumericColumn:
         """How much the ties among the training values weaken their normal scores."""
         _, counts = np.unique(self._sorted, return_counts=True)
         return _attenuation(counts.astype(np.float64))
+
+    @property
+    def cell_count(self) -> int:
+        return self._cuts.size + 2
+
+    def cells(self, values: np.ndarray) -> np.ndarray:
+        """Each value's cell in the pairwise tables: its decile bin, or the last cell if missing."""
+        cells = np.searchsorted(self._cuts, values, side="right")
+        cells[np.isnan(values)] = self._cuts.size + 1
+        return cells
 
     def from_uniform(self, uniform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         count = self._sorted.size
@@ -282,10 +298,21 @@ class _CategoricalColumn:
         probabilities = frequency[order] / max(frequency.sum(), 1)
         self._probabilities = probabilities
         self._positive = int((probabilities > 0).sum())
-        self._upper = np.cumsum(probabilities)
+        self.in_copula = self._positive > 1
+        self.reorder(-probabilities[: self._positive])
+
+    def reorder(self, keys: np.ndarray) -> None:
+        """Lay the observed categories out on the copula's normal scale in increasing `keys`.
+
+        `keys` has one number per observed category (code order). By default the categories
+        are in order of frequency; `synthesise` reorders them by their relationship with the
+        other columns, so that the one correlation the copula keeps says as much as it can.
+        """
+        order = np.argsort(keys, kind="stable")
+        self._order = np.concatenate([order, np.arange(self._positive, self.vocabulary.size)])
+        self._upper = np.cumsum(self._probabilities[self._order])
         if self._positive:
             self._upper[self._positive - 1 :] = 1.0
-        self.in_copula = self._positive > 1
 
     @property
     def support_size(self) -> int:
@@ -293,13 +320,21 @@ class _CategoricalColumn:
 
     def attenuation(self) -> float:
         """How much discreteness weakens this column's normal scores."""
-        return _attenuation(self._probabilities)
+        return _attenuation(self._probabilities[self._order])
+
+    @property
+    def cell_count(self) -> int:
+        return self.vocabulary.size + 1
+
+    def cells(self, values: np.ndarray) -> np.ndarray:
+        """Each value's cell in the pairwise tables: its category, or the last cell if missing."""
+        return np.where(values < 0, self.vocabulary.size, values)
 
     def from_uniform(self, uniform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self._positive == 0:
             return np.full(uniform.shape, -1, dtype=np.int64)
-        codes = np.searchsorted(self._upper, uniform, side="right")
-        return np.minimum(codes, self._positive - 1).astype(np.int64)
+        positions = np.searchsorted(self._upper, uniform, side="right")
+        return self._order[np.minimum(positions, self._positive - 1)].astype(np.int64)
 
     def normal_scores(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         scores = np.full(values.shape, np.nan)
@@ -307,7 +342,8 @@ class _CategoricalColumn:
         codes = values[observed]
         if codes.size:
             share = np.bincount(codes, minlength=self.vocabulary.size) / codes.size
-            lower = np.cumsum(share) - share
+            lower = np.empty(share.size)
+            lower[self._order] = np.cumsum(share[self._order]) - share[self._order]
             uniform = lower[codes] + rng.random(codes.size) * share[codes]
             scores[observed] = ndtri(np.clip(uniform, 1e-12, 1 - 1e-12))
         return scores
