@@ -9,7 +9,9 @@ runserver (threaded, as `dev.py demo` runs it) and Debian's Chromium through Pla
 The researcher signs in as a person does (password, then a code from their
 authenticator app, computed with pyotp), opens the new-job page with the 10,000-row
 admissions dataset, puts bench/jobs.py's pandas script in the editor and clicks. After
-one run to warm up, the median of `--runs`. Besides the whole, each run is split at the
+one run to warm up, the median of `--runs`, each after `--pause` seconds on the form (a
+researcher edits before running again; the worker warms its next sandbox meanwhile, unless
+TRE_WARM_SANDBOX=0). Besides the whole, each run is split at the
 job's own times from the database: click to submitted (the form's post), submitted to
 finished (the worker), finished to on screen (the page noticing, and drawing the table).
 """
@@ -113,8 +115,10 @@ def sign_in(page, researcher) -> None:
     page.wait_for_url("**/workspaces/")
 
 
-def click_to_result(page) -> dict:
-    """One run: seconds from the click to the table on screen, split at the job's times."""
+def click_to_result(page, pause: float = 0.0) -> dict:
+    """One run: seconds from the click to the table on screen, split at the job's times.
+    `pause`: seconds spent on the form first, as a researcher editing the script does
+    (the worker warms its next sandbox meanwhile)."""
     from jobs.models import Job
 
     page.goto("/workspaces/bench/jobs/new/")
@@ -122,6 +126,7 @@ def click_to_result(page) -> dict:
     page.evaluate("code => document.querySelector('.CodeMirror').CodeMirror.setValue(code)",
                   PANDAS)  # fmt: skip
     page.get_by_label("admissions v1").check()
+    page.wait_for_timeout(pause * 1000)
     clicked = time.time()
     page.get_by_role("button", name="Dry run on the synthetic samples").click()
     page.wait_for_selector(TABLE, state="visible", timeout=120_000)
@@ -150,6 +155,7 @@ def report(samples: list[dict]) -> None:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds on the form first")
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="tre-bench-click-")
@@ -193,7 +199,7 @@ def main():
         page = context.new_page()
         sign_in(page, researcher)
         click_to_result(page)  # warm: the worker's pool, the server's first requests
-        report([click_to_result(page) for _ in range(args.runs)])
+        report([click_to_result(page, args.pause) for _ in range(args.runs)])
 
 
 if __name__ == "__main__":
