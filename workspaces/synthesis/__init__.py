@@ -104,8 +104,9 @@ NOISE_STANDARD_ERRORS = 3.0
 # Rounds of reordering categories by what the other columns predict (`_order_categories`).
 ORDERING_ROUNDS = 2
 ORDERING_ROWS = 20_000
-# The pool the sample is chosen from (`pairs.choose_rows`): this many draws per synthetic row, and at
-# most this many cells (rows x columns) in all, so a wide table cannot exhaust memory.
+# The pool the sample is chosen from (`pairs.choose_rows`): this many draws per synthetic
+# row, and at most this many cells (rows x columns) in all, so a wide table cannot exhaust
+# memory.
 POOL_FACTOR = 4
 MAX_POOL_CELLS = 20_000_000
 POOL_CORRELATION_SHARE = 0.8
