@@ -61,10 +61,21 @@ def summary_cards(sample: SyntheticSample) -> list[dict]:
         else:
             bars = entry.get("bars", [])
         tallest = max((count for _, count in bars), default=0) or 1
+        if "histogram" in entry and entry["histogram"]["edges"]:
+            edges = entry["histogram"]["edges"]
+            axis = (f"{edges[0]:g}", f"{edges[-1]:g}")
+        elif bars:
+            axis = (str(bars[0][0]), str(bars[-1][0]))
+        else:
+            axis = None
         cards.append(
             {
                 "name": name,
                 "entry": entry,
+                # The chart's two ends, in words: what it shows is readable without colour
+                # or hovering (each bar's exact label and count are in its <title>).
+                "axis": axis,
+                "tallest": max((count for _, count in bars), default=0),
                 # Drawn as SVG rectangles in a 100-high box (no inline style: the CSP).
                 "bars": [
                     {

@@ -396,3 +396,23 @@ def test_a_table_over_a_limit_is_refused_on_the_upload_form(client, workspace, c
     assert response.status_code == 400
     assert b"at least 7.6 MiB of memory; the limit is 1.0 MiB" in response.content
     assert not DatasetVersion.objects.exists()
+
+
+def test_each_columns_chart_says_its_ends_in_words_from_the_synthetic_sample(
+    client, ready_version, researcher
+):
+    # Issue 15: a chart per column, readable without colour or hovering.
+    client.force_login(researcher)
+    response = client.get(ready_version.get_absolute_url() + "synthetic/")
+    cards = {card["name"]: card for card in response.context["summaries"]}
+    summary = ready_version.synthetic_sample.summary
+
+    edges = summary["age"]["histogram"]["edges"]
+    assert cards["age"]["axis"] == (f"{edges[0]:g}", f"{edges[-1]:g}")
+    assert cards["age"]["tallest"] == max(summary["age"]["histogram"]["counts"])
+    page = response.content.decode()
+    assert 'data-testid="axis-age"' in page
+    # Every column's chart, from the sample's own summary (never the real data's).
+    for name, entry in summary.items():
+        if entry.get("bars") or entry.get("histogram"):
+            assert f'data-testid="axis-{name}"' in page
