@@ -110,6 +110,8 @@ def run_job(*, job_id: int) -> Job | None:
 
 
 def _run_in_directory(job: Job, warm: "_Warm | None") -> Job:
+    if warm is not None:
+        warm.sandbox.moved_to(warm.directory.claim(job.pk))
     try:
         directory = warm.directory if warm else workdirs.RunDirectory(job.pk)
     except workdirs.NotInMemory as error:

@@ -790,6 +790,12 @@ class WarmSandbox:
         finally:
             child.close()
 
+    def moved_to(self, directory: Path) -> None:
+        """Its directory was renamed (given its job's name): follow it. The sandbox's
+        mounts follow the directory itself."""
+        self.output = directory / "output"
+        self._links = {"inputs": directory / "inputs", "job": directory / "job"}
+
     def is_alive(self) -> bool:
         """Whether it still waits for its job (not used, not ended)."""
         return not self.used and self._running.process.poll() is None

@@ -83,6 +83,17 @@ class RunDirectory:
         self.path = root / f"{PREFIX}{job_id}-{staging.name.removeprefix(NEW_PREFIX)}"
         staging.rename(self.path)
 
+    def claim(self, job_id: int) -> Path:
+        """Name it for `job_id` (a directory made before its job was known, for a warm
+        sandbox): a sweep and its audit then say whose leftovers it removed. Mounts of it
+        follow it (they hold the directory, not its name)."""
+        renamed = self.path.with_name(
+            f"{PREFIX}{job_id}-{self.path.name.removeprefix(PREFIX).split('-', 1)[1]}"
+        )
+        self.path.rename(renamed)
+        self.path = renamed
+        return renamed
+
     def __enter__(self) -> Path:
         return self.path
 

@@ -166,11 +166,16 @@ def test_a_worker_killed_mid_job_leaves_no_plaintext_and_a_failed_job(
         assert [Path(path).name for path in files_holding_the_marker(
             started, memory_too=True)] == ["copy.csv"]  # fmt: skip
         leftover = [path.name for path in job_root.iterdir()]
-        assert [name.startswith(f"tre-job-{job.pk}-") for name in leftover] == [True]
-        assert workdirs.sweep(roots=[job_root]) == 1
+        assert [name for name in leftover if name.startswith(f"tre-job-{job.pk}-")] != []
+        # Besides the run's, at most the directory of a sandbox that was still warming up
+        # for a later job (job 0: no job, no file but its lock).
+        others = [name for name in leftover if not name.startswith(f"tre-job-{job.pk}-")]
+        assert all(name.startswith("tre-job-0-") for name in others)
+        assert len(leftover) == 1 + len(others) <= 2
+        assert workdirs.sweep(roots=[job_root]) == len(leftover)
         assert list(job_root.iterdir()) == []
         assert files_holding_the_marker(started, memory_too=True) == []
-        removal = AuditEvent.objects.get(action="job.leftovers_removed")
+        removal = AuditEvent.objects.get(action="job.leftovers_removed", target_id=str(job.pk))
         assert removal.target_id == str(job.pk)
         assert removal.details["files"] >= 2
     finally:

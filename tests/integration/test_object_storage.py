@@ -133,9 +133,15 @@ class Host:
         return self.root / "tmp"
 
     def files(self) -> list[str]:
+        """Every file the host keeps, but the lock of a sandbox waiting for its next job
+        (a worker's warm sandbox: an empty directory of job 0, and its lock)."""
         places = [self.root, *([self.job_dir] if self.job_dir else [])]
         return sorted(
-            str(path) for place in places for path in place.rglob("*") if not path.is_dir()
+            str(path)
+            for place in places
+            for path in place.rglob("*")
+            if not path.is_dir()
+            and not (path.name == ".lock" and path.parent.name.startswith("tre-job-0-"))
         )
 
 
