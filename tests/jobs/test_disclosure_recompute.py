@@ -83,6 +83,18 @@ def check_table(tmp_path, indexed):
     return check
 
 
+def check_alone(path, tables: InputTables, *, input_rows: int = ROWS):
+    """Check a file with only the inputs' tables (no row index, no identifiers)."""
+    return check_output(
+        path=path,
+        entry=None,
+        input_rows=input_rows,
+        sensitive_values=frozenset(),
+        thresholds=Thresholds(),
+        input_tables=tables,
+    )
+
+
 def rules_of(verdict) -> dict:
     return {reason.rule: reason for reason in verdict.reasons}
 
@@ -294,14 +306,7 @@ def test_a_mean_rounded_half_up_is_still_recomputed(tmp_path):
     path = tmp_path / "bmi.csv"
     frame.groupby("ward").bmi.mean().round(1).to_csv(path)
 
-    verdict = check_output(
-        path=path,
-        entry=None,
-        input_rows=12,
-        sensitive_values=frozenset(),
-        thresholds=Thresholds(),
-        input_tables=InputTables.from_frames([frame]),
-    )
+    verdict = check_alone(path, InputTables.from_frames([frame]), input_rows=12)
 
     assert verdict.status == "pass", verdict.reasons
 
@@ -316,14 +321,7 @@ def test_a_recomputation_cut_short_sends_the_table_to_a_person(
     path = tmp_path / "mean.csv"
     census.groupby(["sex", "workclass"])[["age"]].mean().round(2).to_csv(path)
 
-    verdict = check_output(
-        path=path,
-        entry=None,
-        input_rows=ROWS,
-        sensitive_values=frozenset(),
-        thresholds=Thresholds(),
-        input_tables=InputTables.from_frames([census]),
-    )
+    verdict = check_alone(path, InputTables.from_frames([census]))
 
     assert verdict.status == "review"
     assert any("stopped at its limits" in text for text in messages(verdict, "human-review"))
@@ -335,14 +333,7 @@ def test_a_run_out_of_time_for_recomputing_sends_its_tables_to_a_person(census, 
     path = tmp_path / "mean.csv"
     census.groupby(["sex", "workclass"])[["age"]].mean().round(2).to_csv(path)
 
-    verdict = check_output(
-        path=path,
-        entry=None,
-        input_rows=ROWS,
-        sensitive_values=frozenset(),
-        thresholds=Thresholds(),
-        input_tables=tables,
-    )
+    verdict = check_alone(path, tables)
 
     assert verdict.status == "review"
     assert any("stopped at its limits" in text for text in messages(verdict, "human-review"))
@@ -383,13 +374,6 @@ def test_a_recomputation_that_trips_fails_closed(census, tmp_path, monkeypatch):
     path = tmp_path / "mean.csv"
     census.groupby("sex")[["age"]].mean().to_csv(path)
 
-    verdict = check_output(
-        path=path,
-        entry=None,
-        input_rows=ROWS,
-        sensitive_values=frozenset(),
-        thresholds=Thresholds(),
-        input_tables=tables,
-    )
+    verdict = check_alone(path, tables)
 
     assert verdict.status == "review"
