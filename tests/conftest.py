@@ -155,6 +155,11 @@ def celery_worker_process(
         "DATABASE_URL": database_url_for_worker(),
         "DJANGO_SETTINGS_MODULE": "tre.settings",
         "TRE_DATA_DIR": str(worker_data_dir),
+        # Cold starts: the red team times when a real run is shown as ended from this
+        # process, and on a two-core machine the worker's warm-ups (two interpreters
+        # importing scikit-learn after every job) starved its poller by most of a second.
+        # The workers the object-store and killed-worker tests start run warm.
+        "TRE_WARM_SANDBOX": "0",
     }
     with open(log_path, "w") as log:
         popen = subprocess.Popen(

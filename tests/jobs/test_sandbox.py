@@ -290,7 +290,10 @@ def test_filling_the_disk_is_stopped(job_dirs):
     """,
     )
     assert result.state == "limit_exceeded"
-    assert result.output_bytes < FAST.output_bytes + 200 * 1024**2
+    # What it wrote before the watch (every 10 to 50 ms) saw it: 10 MB files written at
+    # memory speed, on a loaded two-core machine (a warm start writes from its first
+    # millisecond). The limit itself holds on the files at the end: nothing is kept.
+    assert result.output_bytes < FAST.output_bytes + 300 * 1024**2
 
 
 def test_one_huge_file_meets_the_file_size_limit(job_dirs):
