@@ -39,10 +39,11 @@ logger = logging.getLogger(__name__)
 RUN_JOB_TASK = "jobs.tasks.run_job_task"
 
 
-def limits_for(workspace: Workspace) -> sandbox.Limits:
-    """The sandbox limits for this workspace's jobs: defaults, then its own overrides."""
+def limits_for(workspace: Workspace | None) -> sandbox.Limits:
+    """The sandbox limits for this workspace's jobs: defaults, then its own overrides
+    (the defaults alone for None)."""
     known = {field.name for field in fields(sandbox.Limits)}
-    values = {**settings.TRE_JOB_LIMITS, **workspace.job_limits}
+    values = {**settings.TRE_JOB_LIMITS, **(workspace.job_limits if workspace else {})}
     return sandbox.Limits(**{name: int(value) for name, value in values.items() if name in known})
 
 
@@ -159,10 +160,7 @@ def prepare_warm(limits: sandbox.Limits | None = None) -> None:
     with _warm_lock:
         if not settings.TRE_WARM_SANDBOX or _warm or _warm_state["busy"]:
             return
-        limits = limits or sandbox.Limits(
-            **{name: int(value) for name, value in settings.TRE_JOB_LIMITS.items()
-               if name in {field.name for field in fields(sandbox.Limits)}}
-        )  # fmt: skip
+        limits = limits or limits_for(None)
         directory = None
         try:
             directory = workdirs.RunDirectory(0)  # its job is not known yet
@@ -470,7 +468,7 @@ def _check_differencing(found: list[dict], thresholds) -> None:
         entry = item["entry"]
         declared = entry is not None and entry.type == "table"
         margins = disclosure.margins_of(
-            item["path"].read_bytes()[: disclosure.MAX_TABLE_BYTES + 1],
+            _head(item["path"], disclosure.MAX_TABLE_BYTES + 1),
             header_rows=entry.header_rows if declared else None,
             index_columns=entry.index_columns if declared else None,
         )
@@ -482,6 +480,11 @@ def _check_differencing(found: list[dict], thresholds) -> None:
         if others:
             reason = disclosure.differencing_reason(others, fewer_than=thresholds.min_cell_count)
             item["verdict"] = disclosure.with_reason(item["verdict"], reason)
+
+
+def _head(path: Path, size: int) -> bytes:
+    with path.open("rb") as file:
+        return file.read(size)
 
 
 def _metadata(entry) -> dict:
