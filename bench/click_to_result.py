@@ -136,10 +136,12 @@ def click_to_result(page, pause: float = 0.0) -> dict:
     if job.status != Job.Status.FINISHED:
         sys.exit(f"job {job.pk} did not finish: {job.status} {job.status_reason}")
     submitted, finished = job.created_at.timestamp(), job.finished_at.timestamp()
+    started = job.started_at.timestamp()
     return {
         "click to result on screen": seen_wall - clicked,
         "click to submitted": submitted - clicked,
         "submitted to finished (worker)": finished - submitted,
+        "  of which submitted to started": started - submitted,
         "finished to on screen (page)": seen_wall - finished,
     }
 
