@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from jobs import airlock, channels
 from jobs.models import Job, JobOutput, ReleaseRequest, RequestedOutput, SupportingFile, Vote
 from jobs.views import output_preview
+from privacy import selectors as privacy_selectors
 from tre import audit, files
 from tre.permissions import REQUEST_RELEASE, REVIEW_RELEASE, VIEW_RELEASE, authorize, may
 from workspaces.views import get_workspace_for
@@ -86,7 +87,15 @@ def release_list(request, slug):
     )
     if not may(request.user, REVIEW_RELEASE, workspace):
         releases = releases.filter(requested_by=request.user)
-    return render(request, "jobs/release_list.html", {"workspace": workspace, "releases": releases})
+    return render(
+        request,
+        "jobs/release_list.html",
+        {
+            "workspace": workspace,
+            "releases": releases,
+            "private_answers": privacy_selectors.released_answers(workspace),
+        },
+    )
 
 
 @login_required

@@ -74,6 +74,10 @@ class Job(models.Model):
     # the airlock (a researcher may ask for its release like any output's).
     log = models.TextField(blank=True)
     log_truncated = models.BooleanField(default=False)
+    # Dry runs: the questions the script asks with differential privacy (tre_sdk.dp), as
+    # the worker validated them, each with its practice answer on the synthetic sample.
+    # The real run of the same script asks exactly these (privacy.script_questions).
+    private_questions_asked = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -29,6 +29,7 @@ from django.utils import timezone
 from jobs import channels, disclosure, sandbox, workdirs
 from jobs.manifest import Manifest, output_type, read_manifest
 from jobs.models import Job, JobOutput
+from privacy import script_questions
 from tre import audit, celery_app, vault
 from workspaces import tabular
 from workspaces.models import SyntheticSample, Workspace
@@ -316,10 +317,14 @@ def _ended(job: Job, result: sandbox.Result, output: Path, frames: list) -> Job:
         if result.state == "failed"
         else (None, None)
     )
+    # A dry run's questions with differential privacy, and their practice answers: read
+    # after a dry run only (never a real one's: privacy.script_questions).
+    asked = script_questions.practise(job, output) if not job.is_real and keep_files else []
     return _finish(
         job,
         status,
         _status_reason(job, result),
+        private_questions_asked=asked,
         limit=result.limit or "",
         failure_type=failure_type or "",
         failure_line=failure_line,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from jobs import channels, runtime
 from jobs.models import Job
+from privacy import script_questions
 from tre import audit
 from tre.permissions import CANCEL_JOB, SUBMIT_JOBS, authorize
 from workspaces.models import DatasetVersion, SyntheticSample, Workspace
@@ -122,6 +123,10 @@ def submit_job(
                 "rerun_of": rerun_of.pk if rerun_of else None,
             },
         )
+        if mode == Job.Mode.REAL:
+            # Its questions with differential privacy are its dry run's, spent now or
+            # the run is refused (privacy.script_questions says why).
+            script_questions.ask_for_real_run(job=job, by=by)
         transaction.on_commit(partial(runtime.queue_job, job.pk))
     return job
 

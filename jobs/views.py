@@ -20,6 +20,7 @@ from jobs import channels, live, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
 from jobs.uploads import ScriptUploadHandler
+from privacy import selectors as privacy_selectors
 from tre import audit, files, vault
 from tre.permissions import CANCEL_JOB, REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, authorize, may
 from workspaces.views import get_workspace_for
@@ -197,7 +198,11 @@ def _context(request, workspace, job):
 @login_required
 def job_detail(request, slug, job_id):
     workspace, job = _job_for(request, slug, job_id)
-    return render(request, "jobs/job_detail.html", _context(request, workspace, job))
+    context = _context(request, workspace, job)
+    # A real run's questions were spent at its submission, and their answers never
+    # depend on what the run does: outside the live part, which follows the run.
+    context["private_questions"] = privacy_selectors.questions_of_job(job) if job.is_real else []
+    return render(request, "jobs/job_detail.html", context)
 
 
 @login_required

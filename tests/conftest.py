@@ -276,6 +276,17 @@ def ready_version(workspace, checker, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def privacy_budget(ready_version, checker):
+    """The demo's privacy budget (ε 1 here) on the ready version."""
+    from privacy import services
+    from tre.demo import PRIVACY_COLUMNS
+
+    return services.set_budget(
+        version=ready_version, by=checker, epsilon=1, columns=PRIVACY_COLUMNS
+    )
+
+
+@pytest.fixture
 def finished_job(ready_version, researcher):
     """A finished dry run with one table output, made directly (no sandbox run): for
     tests of who may see what; tests/jobs run real ones."""

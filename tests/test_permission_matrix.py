@@ -12,6 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from jobs.models import Job, ReleaseRequest, SupportingFile, Vote
+from privacy.models import PrivacyBudget, PrivateQuestion
 from tests.auth import sign_in
 from workspaces.models import Dataset, DatasetVersion, Membership, SyntheticSample
 
@@ -147,6 +148,20 @@ MATRIX = {
                                  expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "workspaces:sample_download": ("get", V + "/synthetic.csv", None,
                                    expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    # --- differential privacy: researchers ask, stewards set budgets, both see spends ---
+    "privacy:version": ("get", V + "/privacy/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "privacy:accuracy": ("get", V + "/privacy/accuracy/?statistic=count&epsilon=0.5", None,
+                         expect(LOGIN, HIDDEN, HIDDEN, NO, OK, NO)),
+    "privacy:ask": ("post", V + "/privacy/ask/",
+                    lambda ctx: {"statistic": "count", "epsilon": "0.1", "by_first": "ward"},
+                    expect(LOGIN, HIDDEN, HIDDEN, NO, REDIRECT, NO)),
+    "privacy:budget": ("post", V + "/privacy/budget/",
+                       lambda ctx: {"epsilon": "2", "delta": "0", "rows_per_person": "1"},
+                       expect(LOGIN, HIDDEN, HIDDEN, NO, NO, REDIRECT)),
+    "privacy:question": ("get", W + "/questions/{question}/", None,
+                         expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
+    "privacy:question_wait": ("get", W + "/questions/{question}/wait/", None,
+                              expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     # --- jobs: researchers submit them; researchers and stewards follow them ------------
     "jobs:list": ("get", W + "/jobs/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, OK)),
     "jobs:new": ("get", W + "/jobs/new/", None, expect(LOGIN, HIDDEN, HIDDEN, NO, OK, NO)),
@@ -252,6 +267,9 @@ def test_matrix(
     if "{job}" in path:
         job = request.getfixturevalue("finished_job")
         ctx.update(job=job.pk, output=job.outputs.get().pk)
+    if "/privacy/" in path or "{question}" in path:
+        budget = request.getfixturevalue("privacy_budget")
+        ctx.update(question=answered_question(budget, researcher).pk)
     if "{key}" in path:
         ctx.update(key=someone_elses_security_key().pk)
     if principal != "anonymous":
@@ -264,6 +282,17 @@ def test_matrix(
     assert outcome_of(response, path) == expected[principal]
     if method == "post" and expected[principal] != REDIRECT:
         assert state_of_everything() == before, "a refused change changed something"
+
+
+def answered_question(budget, researcher):
+    """A question spent and answered here, in-process (no task is sent in these tests)."""
+    from privacy import services
+
+    question = services.ask_question(
+        version=budget.version, by=researcher,
+        question=services.question_of(statistic="count", epsilon="0.1", by=["ward"]),
+    )  # fmt: skip
+    return services.answer_question(question_id=question.pk)
 
 
 def someone_elses_security_key():
@@ -291,6 +320,8 @@ def state_of_everything():
         sorted(ReleaseRequest.objects.values_list("pk", "status")),
         Vote.objects.count(),
         SupportingFile.objects.count(),
+        sorted(PrivacyBudget.objects.values_list("pk", "epsilon", "rows_per_person")),
+        sorted(PrivateQuestion.objects.values_list("pk", "status", "epsilon")),
     )
 
 

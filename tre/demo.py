@@ -10,6 +10,14 @@ import random
 FIRST_NAMES = ["Ann", "Bob", "Cara", "Dev", "Ema", "Finn", "Gul", "Hana", "Ivo", "Jon"]
 LAST_NAMES = ["Smith", "Jones", "Patel", "Khan", "Brown", "Wilson", "Taylor", "Evans"]
 WARDS = ["cardiology", "oncology", "renal", "maternity", "surgery"]
+# What the demo's data steward declares public for questions answered with differential
+# privacy: bounds and categories known without looking at the data.
+PRIVACY_COLUMNS = {
+    "age": {"kind": "numeric", "lower": 0, "upper": 120, "bins": 12},
+    "length_of_stay": {"kind": "numeric", "lower": 0, "upper": 60, "bins": 12},
+    "ward": {"kind": "categorical", "categories": WARDS},
+    "readmitted": {"kind": "categorical", "categories": ["true", "false"]},
+}
 HEADER = "patient_name,nhs_number,email,postcode,date_of_birth,age,ward,length_of_stay,readmitted"
 
 

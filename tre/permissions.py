@@ -155,6 +155,7 @@ VIEW_JOBS = "view_jobs"
 REQUEST_RELEASE = "request_release"
 VIEW_RELEASE = "view_release"
 REVIEW_RELEASE = "review_release"
+ASK_PRIVATE_QUESTIONS = "ask_private_questions"
 
 ACTIONS: dict[str, Action] = {
     action.codename: action
@@ -237,6 +238,12 @@ ACTIONS: dict[str, Action] = {
             frozenset({Role.RESEARCHER, Role.OUTPUT_CHECKER}),
             rules={"ReleaseRequest": "requester_or_checker"},
             guardian=False,
+        ),
+        Action(
+            ASK_PRIVATE_QUESTIONS,
+            "Ask questions of the real data answered with differential privacy, spending "
+            "the dataset's privacy budget",
+            frozenset({Role.RESEARCHER}),
         ),
         Action(
             REVIEW_RELEASE,

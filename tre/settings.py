@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "accounts",
     "workspaces",
     "jobs",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -455,7 +456,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.tasks.reap_stale_jobs_task",
         "schedule": float(env_int("TRE_REAPER_INTERVAL", 30)),
     },
+    "requeue-private-questions": {
+        "task": "privacy.tasks.requeue_unanswered_task",
+        "schedule": float(env_int("TRE_REAPER_INTERVAL", 30)),
+    },
 }
+# Questions answered with differential privacy read the real data on a worker, outside
+# any sandbox (no script runs): on the platform's own queue, so that a long real run
+# never delays an answer.
+TRE_PRIVACY_QUEUE = "default"
 
 LOGGING = {
     "version": 1,

@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("workspaces/", include("workspaces.urls")),
     path("workspaces/", include("jobs.urls")),
+    path("workspaces/", include("privacy.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -54,6 +54,10 @@ class Workspace(models.Model):
             ("view_jobs", "See the workspace's jobs, their state and their dry-run outputs"),
             ("request_release", "Ask for outputs to be released, download released ones"),
             ("review_release", "Review release requests"),
+            (
+                "ask_private_questions",
+                "Ask questions answered with differential privacy, spending the budget",
+            ),
             # Site-level, not per workspace: given to users or groups in the admin.
             (
                 "steward_data",

@@ -36,6 +36,8 @@ from pathlib import Path
 INPUTS = Path(os.environ.get("TRE_INPUTS", "/inputs"))
 OUTPUT = Path(os.environ.get("TRE_OUTPUT", "/output"))
 MANIFEST = OUTPUT / ".tre-manifest.json"
+DP_QUESTIONS_NAME = ".tre-dp-questions.json"
+DP_MAX_QUESTIONS = 20
 TABLE_KINDS = ("frequency", "statistics", "model", "other")
 # The statistics ACRO allows in a table: each summarises a group without being one
 # person's value (as a minimum or maximum would be).
@@ -61,7 +63,11 @@ def load_dataset(name: str, columns: list[str] | None = None):
     path = INPUTS / f"{name}.parquet"
     if not path.exists():
         raise KeyError(f"No dataset {name!r} in this job; it has: {', '.join(datasets())}")
-    return pd.read_parquet(path, columns=columns)
+    frame = pd.read_parquet(path, columns=columns)
+    # So that `dp` questions can name the dataset by the frame (pandas carries attrs on
+    # through many operations, so `dp` also checks the frame is still the whole dataset).
+    frame.attrs["tre_dataset"] = name
+    return frame
 
 
 def _record(name: str, entry: dict) -> None:
@@ -500,3 +506,86 @@ def round_to_base(table, base: int = 5):
     info.setdefault("treatments", []).append(f"rounded to base {base}")
     result.attrs["tre"] = info
     return result
+
+
+class _DifferentialPrivacy:
+    """`tre_sdk.dp`: questions answered on the real data with differential privacy.
+
+        admissions = tre_sdk.load_dataset("admissions")
+        tre_sdk.dp.count(admissions, by=["ward"], epsilon=0.5)
+        tre_sdk.dp.mean(admissions, "length_of_stay", by=["ward"], epsilon=0.5)
+
+    Each call writes the question down and returns None: the answer is never computed in
+    the sandbox. A dry run's page answers the questions on the synthetic sample, with the
+    noise the real answers will have, spending nothing. A real run of the same script on
+    the same datasets asks exactly the questions its dry run asked, spends their ε from
+    each dataset's privacy budget when submitted, and shows their answers at once,
+    released with no output checker (whatever the real run itself does, so nothing it
+    sees in the data can change what is asked).
+
+    A question is asked of a whole dataset as stored: pass the frame `load_dataset`
+    returned (unfiltered) or the dataset's name. Columns, groups and bounds are those the
+    data steward declared (see the dataset's "Differential privacy" page); `by` takes one
+    or two columns.
+    """
+
+    def count(self, data, *, by=(), epsilon: float) -> None:
+        """The number of rows (per group of `by`)."""
+        self._ask(data, "count", "", by, epsilon)
+
+    def sum(self, data, column: str, *, by=(), epsilon: float) -> None:
+        """The sum of a numeric column, its values clamped to the declared bounds."""
+        self._ask(data, "sum", column, by, epsilon)
+
+    def mean(self, data, column: str, *, by=(), epsilon: float) -> None:
+        """The mean of a numeric column (a noisy sum over a noisy count, ε split evenly)."""
+        self._ask(data, "mean", column, by, epsilon)
+
+    def quantile(self, data, column: str, q: float = 0.5, *, by=(), epsilon: float) -> None:
+        """The `q` quantile of a numeric column (0.5: the median)."""
+        self._ask(data, "quantile", column, by, epsilon, quantile=q)
+
+    def histogram(self, data, column: str, *, by=(), epsilon: float) -> None:
+        """Counts per declared category, or per declared bin of a numeric column."""
+        self._ask(data, "histogram", column, by, epsilon)
+
+    def _ask(self, data, statistic, column, by, epsilon, quantile=None) -> None:
+        by = [by] if isinstance(by, str) else [str(name) for name in by]
+        entry = {
+            "dataset": _dataset_of(data),
+            "statistic": statistic,
+            "column": str(column),
+            "by": by,
+            "epsilon": float(epsilon),
+            "quantile": None if quantile is None else float(quantile),
+        }
+        path = OUTPUT / DP_QUESTIONS_NAME
+        asked = json.loads(path.read_text()) if path.exists() else []
+        if len(asked) >= DP_MAX_QUESTIONS:
+            raise ValueError(f"A script asks at most {DP_MAX_QUESTIONS} questions with dp.")
+        asked.append(entry)
+        path.write_text(json.dumps(asked, indent=2))
+
+
+def _dataset_of(data) -> str:
+    if isinstance(data, str):
+        if data not in datasets():
+            raise KeyError(f"No dataset {data!r} in this job; it has: {', '.join(datasets())}")
+        return data
+    name = getattr(data, "attrs", {}).get("tre_dataset")
+    if name is None:
+        raise ValueError(
+            "dp questions are asked of a whole dataset as stored: pass the frame "
+            "load_dataset returned, or the dataset's name"
+        )
+    import pyarrow.parquet as pq
+
+    if len(data) != pq.ParquetFile(INPUTS / f"{name}.parquet").metadata.num_rows:
+        raise ValueError(
+            f"This frame is not the whole {name!r} dataset (it was filtered or cut): dp "
+            "questions are asked of the whole dataset as stored"
+        )
+    return name
+
+
+dp = _DifferentialPrivacy()

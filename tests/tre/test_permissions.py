@@ -4,6 +4,7 @@ from guardian.shortcuts import get_user_perms
 from tests.factories import MembershipFactory, UserFactory
 from tre.permissions import (
     ACTIONS,
+    ASK_PRIVATE_QUESTIONS,
     MANAGE_DATASETS,
     MANAGE_MEMBERS,
     REQUEST_RELEASE,
@@ -34,7 +35,7 @@ def test_every_declared_action_is_a_permission_on_the_workspace_model():
 
 
 RESEARCHER_GRANTS = {
-    VIEW_WORKSPACE, VIEW_DATASETS, SUBMIT_JOBS, VIEW_JOBS, REQUEST_RELEASE
+    VIEW_WORKSPACE, VIEW_DATASETS, SUBMIT_JOBS, VIEW_JOBS, REQUEST_RELEASE, ASK_PRIVATE_QUESTIONS
 }  # fmt: skip
 CHECKER_GRANTS = {VIEW_WORKSPACE, VIEW_DATASETS, MANAGE_DATASETS, VIEW_JOBS, REVIEW_RELEASE}
 

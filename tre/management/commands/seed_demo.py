@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.services import enrol_authenticator_app
-from tre.demo import admissions_csv
+from privacy import services as privacy_services
+from tre.demo import PRIVACY_COLUMNS, admissions_csv
 from tre.permissions import Role, steward_group
 from workspaces import services
 from workspaces.models import Classification, Dataset, Membership, Workspace
@@ -112,5 +113,11 @@ class Command(BaseCommand):
             description="Made-up hospital admissions: one row per stay.",
             classification=Classification.RESTRICTED,
         )
-        services.decide_columns(version=version, decisions=suggested_decisions(version), by=steward)
+        version = services.decide_columns(
+            version=version, decisions=suggested_decisions(version), by=steward
+        )
+        privacy_services.set_budget(
+            version=version, by=steward, epsilon=10, epsilon_per_researcher=5,
+            columns=PRIVACY_COLUMNS,
+        )  # fmt: skip
         self.stdout.write("Demo dataset: admissions (its synthetic sample is being built)")
