@@ -138,3 +138,11 @@ def test_another_workspaces_member_cannot_see_an_answer(
         client.get(f"/workspaces/{other_workspace.slug}/questions/{question.pk}/{path}").status_code
         == 404
     )
+
+
+def test_the_version_page_names_its_budget(client, researcher, privacy_budget):
+    client.force_login(researcher)
+    version = privacy_budget.version
+    page = client.get(privacy_url(version).removesuffix("privacy/")).content.decode()
+    assert "(ε 1 for this version)" in page
+    assert privacy_url(version) in page
