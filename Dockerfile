@@ -74,6 +74,8 @@ COPY tre ./tre
 COPY accounts ./accounts
 COPY workspaces ./workspaces
 COPY jobs ./jobs
+COPY privacy ./privacy
+COPY api ./api
 COPY templates ./templates
 COPY static ./static
 

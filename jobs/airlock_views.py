@@ -32,7 +32,13 @@ def release_new(request, slug, job_id):
     workspace = get_workspace_for(request, slug, REQUEST_RELEASE)
     job = get_object_or_404(Job, pk=job_id, workspace=workspace, mode=Job.Mode.REAL)
     authorize(request.user, REQUEST_RELEASE, job)  # the job's submitter only
-    outputs = list(job.outputs.order_by("filename"))
+    if not channels.is_shown_ended(job, timezone.now()):
+        # Until its reveal moment a real run has no outputs to show, stored or not: the
+        # difference would tell when it ended (jobs.channels).
+        raise Http404("No outputs to release yet.")
+    # In the order its page shows them (jobs.channels.label_outputs), never by the file
+    # names the script chose, which may be hidden.
+    outputs = list(job.outputs.order_by("position", "pk"))
     if request.method == "POST":
         items = [
             (

@@ -9,19 +9,19 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
-from django.http import Http404, UnreadablePostError
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.http import UnreadablePostError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from jobs import channels, live, services
+from jobs import channels, downloads, live, services
 from jobs.forms import EXAMPLE_SCRIPT, JobForm
 from jobs.models import Job, JobOutput
 from jobs.uploads import ScriptUploadHandler
 from privacy import selectors as privacy_selectors
-from tre import audit, files, vault
+from tre import vault
 from tre.permissions import CANCEL_JOB, REQUEST_RELEASE, SUBMIT_JOBS, VIEW_JOBS, authorize, may
 from workspaces.views import get_workspace_for
 
@@ -258,33 +258,14 @@ def job_rerun(request, slug, job_id):
 
 @login_required
 def output_file(request, slug, job_id, output_id):
-    """A dry-run output's file. Real-run outputs leave only through the airlock."""
-    workspace, job = _job_for(request, slug, job_id)
-    output = get_object_or_404(JobOutput, pk=output_id, job=job)
-    if output.file is None:
-        raise Http404
-    if job.is_real:
-        # Real-run outputs leave only through the airlock: once released, to researchers.
-        if output.released_at is None or not may(request.user, REQUEST_RELEASE, workspace):
-            raise PermissionDenied("Outputs of a real-data run leave only through the airlock.")
-        action = "release.downloaded"
-    else:
-        action = "job_output.viewed"
-    # ?inert=1: a table made safe for spreadsheets (its bytes differ, so no checksum).
-    inert = request.GET.get("inert") == "1" and output.type == JobOutput.Type.TABLE
-    audit.record(
-        action=action,
+    """An output's file: a dry run's, or a real run's once released (jobs.downloads)."""
+    _, job = _job_for(request, slug, job_id)
+    return downloads.output_response(
+        job=job,
+        output_id=output_id,
         by=request.user,
-        target=output,
-        workspace=workspace,
-        details={"job": job.pk, "output": output.name, "sha256": output.sha256, "inert": inert},
-    )
-    return files.stored_file_response(
-        output.file,
-        filename=output.filename,
+        # ?inert=1: a table made safe for spreadsheets.
+        inert=request.GET.get("inert") == "1",
         # The job page's <img> of a dry run's figure; anything else is an attachment.
-        inline_image=request.GET.get("download") != "1" and not job.is_real,
-        inert_csv=inert,
-        # Otherwise the file is unchanged from what the job wrote: anyone can verify that.
-        checksum=None if inert else output.sha256,
+        inline_image=request.GET.get("download") != "1",
     )

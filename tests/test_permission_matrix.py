@@ -1,9 +1,9 @@
 """Every portal URL, walked as every kind of visitor.
 
-The matrix must name every URL the project routes (admin aside, which has its own
-row): a new page without a row here fails `test_every_url_is_in_the_matrix`. Each
-visitor signs in as a person does, with a password and a code from their authenticator
-app.
+The matrix must name every URL the project routes (the admin and the JSON API aside,
+which have a row each): a new page without a row here fails
+`test_every_url_is_in_the_matrix`. Each visitor signs in as a person does, with a
+password and a code from their authenticator app.
 """
 
 import re
@@ -81,6 +81,10 @@ MATRIX = {
                                              expect(*[OK] * 6)),
     "accounts:second_factor": ("get", A + "/second-factor/", None,
                                expect(LOGIN, *[REDIRECT] * 5)),  # all have one already
+    # API tokens: everyone manages their own; someone else's is not there to revoke.
+    "accounts:tokens": ("get", A + "/tokens/", None, expect(LOGIN, *[OK] * 5)),
+    "accounts:token_revoke": ("post", A + "/tokens/{token}/revoke/", None,
+                              expect(LOGIN, *[HIDDEN] * 5)),
     "mfa_index": ("get", F + "/", None, expect(LOGIN, *[OK] * 5)),
     "mfa_authenticate": ("get", F + "/authenticate/", None, expect(*[REDIRECT] * 6)),
     "mfa_reauthenticate": ("get", F + "/reauthenticate/", None, expect(LOGIN, *[OK] * 5)),
@@ -200,6 +204,9 @@ MATRIX = {
     # The checker here is also the site's data steward: site staff, in the admin.
     # To the admin's sign-in page, which is the portal's (tests/accounts/test_lockout.py).
     "admin": ("get", "/admin/", None, expect(REDIRECT, REDIRECT, OK, REDIRECT, REDIRECT, OK)),
+    # The JSON API's docs page, behind the portal's sign-in; its token routes have their
+    # own matrix (tests/api/test_api_matrix.py).
+    "api": ("get", "/api/v1/docs", None, expect(LOGIN, *[OK] * 5)),
 }
 # fmt: on
 
@@ -208,8 +215,9 @@ def routed_names(patterns=None, namespace=""):
     names = set()
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(pattern, URLResolver):
-            if pattern.namespace == "admin":
-                names.add("admin")
+            if pattern.namespace in ("admin", "api"):
+                # Listed once: the JSON API has its own matrix (tests/api/test_api_matrix.py).
+                names.add(pattern.namespace)
                 continue
             inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
             names |= routed_names(pattern.url_patterns, inner)
@@ -272,6 +280,8 @@ def test_matrix(
         ctx.update(question=answered_question(budget, researcher).pk)
     if "{key}" in path:
         ctx.update(key=someone_elses_security_key().pk)
+    if "{token}" in path:
+        ctx.update(token=someone_elses_api_token().pk)
     if principal != "anonymous":
         sign_in(client, request.getfixturevalue(principal))
     before = state_of_everything()
@@ -307,11 +317,22 @@ def someone_elses_security_key():
     )
 
 
+def someone_elses_api_token():
+    from accounts.tokens import create_token
+    from tests.factories import UserFactory
+
+    holder = UserFactory(username="tokenholder")
+    return create_token(user=holder, by=holder, name="their token", scope="submit")[0]
+
+
 def state_of_everything():
     from allauth.mfa.models import Authenticator
 
+    from accounts.models import ApiToken
+
     return (
         sorted(Authenticator.objects.values_list("pk", "type")),
+        sorted(ApiToken.objects.values_list("pk", "revoked_at")),
         sorted(Membership.objects.values_list("pk", "roles")),
         sorted(Dataset.objects.values_list("pk", "classification", "erased_at")),
         sorted(DatasetVersion.objects.values_list("pk", "status")),

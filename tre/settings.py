@@ -86,15 +86,20 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "axes",
     "csp",
+    # The JSON API (api/, docs/api.md); ninja brings its Swagger UI as static files.
+    "ninja",
     "tre",
     "accounts",
     "workspaces",
     "jobs",
     "privacy",
+    "api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the session is read: the API's routes take a token, never a cookie.
+    "api.middleware.TokensOnly",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,6 +225,10 @@ MFA_TOTP_TOLERANCE = 1
 # Sessions: an idle and an absolute limit (accounts.middleware), whatever the cookie says.
 TRE_SESSION_IDLE_SECONDS = env_int("TRE_SESSION_IDLE_SECONDS", 30 * 60)
 TRE_SESSION_ABSOLUTE_SECONDS = env_int("TRE_SESSION_SECONDS", 8 * 3600)
+
+# The JSON API (docs/api.md): each personal API token may make this many requests a
+# minute; more are answered 429 with Retry-After (accounts.tokens counts them).
+TRE_API_REQUESTS_PER_MINUTE = env_int("TRE_API_REQUESTS_PER_MINUTE", 120)
 
 # Failed sign-ins (a wrong password or a wrong second-factor code): after 5 for one
 # username, or 5 from one address, both are refused until the cool-off ends or an

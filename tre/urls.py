@@ -19,4 +19,6 @@ urlpatterns = [
     path("workspaces/", include("jobs.urls")),
     path("workspaces/", include("privacy.urls")),
     path("admin/", admin.site.urls),
+    # The JSON API (docs/api.md): personal API tokens, no session.
+    path("api/v1/", include("api.urls")),
 ]

@@ -4,8 +4,6 @@ No page here ever shows a real value: stewards see schemas, counts and the scan'
 reasons; everyone sees synthetic rows only.
 """
 
-import csv
-import io
 import math
 
 from django.contrib import messages
@@ -16,9 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from tre import audit, files
 from tre.permissions import MANAGE_DATASETS, VIEW_DATASETS, may
-from workspaces import identifiers, selectors, services
+from workspaces import downloads, identifiers, selectors, services
 from workspaces.forms import (
     DatasetSettingsForm,
     DatasetUploadForm,
@@ -352,19 +349,5 @@ def _is_missing(value) -> bool:
 
 @login_required
 def sample_download(request, slug, dataset_id, number):
-    workspace, dataset, version, sample = _ready_sample(request, slug, dataset_id, number)
-    frame = selectors.synthetic_frame(sample)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
-    audit.record(
-        action="synthetic_sample.downloaded",
-        by=request.user,
-        target=sample,
-        workspace=workspace,
-        details={"dataset": dataset.name, "version": version.number},
-    )
-    # Always spreadsheet-safe: synthetic values can look like formulas too.
-    return files.inert_csv_response(
-        csv.reader(io.StringIO(buffer.getvalue())),
-        filename=f"{dataset.name}-v{version.number}-synthetic.csv",
-    )
+    _, _, _, sample = _ready_sample(request, slug, dataset_id, number)
+    return downloads.synthetic_sample_response(sample=sample, by=request.user)

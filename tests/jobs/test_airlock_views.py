@@ -97,3 +97,23 @@ def test_a_supporting_file_of_another_request_is_not_found(
     client.force_login(checker)
     url = f"{release_request.get_absolute_url()}supporting/{supporting.pk}/"
     assert client.get(url).status_code == 404
+
+
+def test_a_real_run_not_yet_shown_as_ended_shows_no_outputs_stored_or_not(
+    client, ready_version, researcher
+):
+    """Ended a moment ago, before its first reveal moment: its output's URL answers as a
+    made-up one does, and the release form has nothing to list (either difference would
+    tell when the run really ended)."""
+    from django.utils import timezone
+
+    from tests.factories import finished_real_job, job_output
+
+    job = finished_real_job(ready_version, researcher, finished_at=timezone.now())
+    output = job_output(job, "by_ward")
+    client.force_login(researcher)
+    base = f"/workspaces/{job.workspace.slug}/jobs/{job.pk}"
+    stored = client.get(f"{base}/outputs/{output.pk}/")
+    made_up = client.get(f"{base}/outputs/{output.pk + 1000}/")
+    assert stored.status_code == made_up.status_code == 404
+    assert client.get(f"{base}/release/").status_code == 404
