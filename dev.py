@@ -63,7 +63,12 @@ def ensure_venv(extra: str) -> None:
             shutil.rmtree(VENV, ignore_errors=True)
             run(sys.executable, "-m", "venv", "--without-pip", VENV)
     ensure_pip(VENV_PYTHON)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    # The CLI's pyproject.toml too: a venv made before it existed, or before it changed,
+    # gets it (re)installed.
+    pyprojects = b"".join(
+        (ROOT / path).read_bytes() for path in ("pyproject.toml", "cli/pyproject.toml")
+    )
+    wanted = hashlib.sha256(pyprojects + extra.encode()).hexdigest()
     stamp = VENV / f".installed-{extra or 'base'}"
     if stamp.exists() and stamp.read_text() == wanted:
         return
@@ -71,6 +76,8 @@ def ensure_venv(extra: str) -> None:
     run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extra}]" if extra else "."
     run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--editable", target, cwd=ROOT)
+    # The researchers' command-line client (cli/), a package of its own: `tre` in .venv/bin.
+    run(VENV_PYTHON, "-m", "pip", "install", "--quiet", "--editable", "cli", cwd=ROOT)
     stamp.write_text(wanted)
 
 
