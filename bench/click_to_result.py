@@ -102,6 +102,33 @@ def answers(port: int) -> bool:
     return False
 
 
+def start_portal_and_worker(stack: contextlib.ExitStack, data_dir: str) -> int:
+    """The portal under runserver (threaded, as `dev.py demo` runs it) and a Celery
+    worker with two pool processes on every queue, stopped with `stack`; the port."""
+    port = free_port()
+    stack.enter_context(process(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        ready=lambda: answers(port),
+    ))  # fmt: skip
+    worker_log = Path(data_dir) / "worker.log"
+    stack.enter_context(process(
+        [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "2",
+         "--queues", "default,dry_runs,real_runs", "--loglevel", "INFO",
+         "--logfile", str(worker_log), "--without-mingle", "--without-gossip"],
+        ready=lambda: worker_log.exists() and "ready." in worker_log.read_text(),
+    ))  # fmt: skip
+    return port
+
+
+def browser_context(stack: contextlib.ExitStack, sync_playwright, port: int):
+    """A fresh Chromium context on the portal at `port`, closed with `stack`."""
+    playwright = stack.enter_context(sync_playwright())
+    browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                         args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+    stack.callback(browser.close)
+    return browser.new_context(base_url=f"http://127.0.0.1:{port}")
+
+
 def sign_in(page, researcher) -> None:
     from tests.auth import fresh_code
     from tests.factories import PASSWORD
@@ -180,23 +207,8 @@ def main():
 
         call_command("migrate", verbosity=0)
         researcher = setup()
-        port = free_port()
-        stack.enter_context(process(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            ready=lambda: answers(port),
-        ))  # fmt: skip
-        worker_log = Path(data_dir) / "worker.log"
-        stack.enter_context(process(
-            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "2",
-             "--queues", "default,dry_runs,real_runs", "--loglevel", "INFO",
-             "--logfile", str(worker_log), "--without-mingle", "--without-gossip"],
-            ready=lambda: worker_log.exists() and "ready." in worker_log.read_text(),
-        ))  # fmt: skip
-        playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
-        stack.callback(browser.close)
-        context = browser.new_context(base_url=f"http://127.0.0.1:{port}")
+        port = start_portal_and_worker(stack, data_dir)
+        context = browser_context(stack, sync_playwright, port)
         context.add_init_script(NOTE_WHEN_SEEN)
         page = context.new_page()
         sign_in(page, researcher)

@@ -20,11 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from click_to_result import CHROMIUM, ROOT, answers, free_port, process, sign_in
+from click_to_result import ROOT, browser_context, sign_in, start_portal_and_worker
 
 ANSWER = '[data-testid="answer"] tbody tr'
 NOTE_WHEN_SEEN = """
@@ -130,18 +129,7 @@ def main():
 
         call_command("migrate", verbosity=0)
         researcher, version = setup(args.rows)
-        port = free_port()
-        stack.enter_context(process(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            ready=lambda: answers(port),
-        ))  # fmt: skip
-        worker_log = Path(data_dir) / "worker.log"
-        stack.enter_context(process(
-            [sys.executable, "-m", "celery", "-A", "tre", "worker", "--concurrency", "2",
-             "--queues", "default,dry_runs,real_runs", "--loglevel", "INFO",
-             "--logfile", str(worker_log), "--without-mingle", "--without-gossip"],
-            ready=lambda: worker_log.exists() and "ready." in worker_log.read_text(),
-        ))  # fmt: skip
+        port = start_portal_and_worker(stack, data_dir)
         from workspaces.models import SyntheticSample
 
         # The sample the decision queued is built first, so that it does not share the
@@ -151,11 +139,7 @@ def main():
             if time.monotonic() > deadline:
                 sys.exit("the synthetic sample was not built")
             time.sleep(1)
-        playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
-        stack.callback(browser.close)
-        context = browser.new_context(base_url=f"http://127.0.0.1:{port}")
+        context = browser_context(stack, sync_playwright, port)
         context.add_init_script(NOTE_WHEN_SEEN)
         page = context.new_page()
         sign_in(page, researcher)

@@ -5,17 +5,7 @@ ever made by asking a question."""
 from django.contrib import admin
 
 from privacy.models import PrivacyBudget, PrivateQuestion
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from tre.admin import ReadOnlyAdmin
 
 
 @admin.register(PrivacyBudget)

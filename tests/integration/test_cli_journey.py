@@ -18,10 +18,7 @@ from accounts import tokens
 from jobs import airlock
 from jobs.models import JobOutput, ReleaseRequest
 from tests.conftest import ROOT
-from tests.factories import MembershipFactory, UserFactory, admissions_csv, upload_of
-from tests.integration.conftest import wait_for_status
-from workspaces import services as workspace_services
-from workspaces.services.datasets import suggested_decisions
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,15 +31,8 @@ print("wards:", len(by_ward))
 
 
 @pytest.fixture
-def version(celery_worker_process, workspace, checker):
-    version = workspace_services.ingest_dataset(
-        workspace=workspace, upload=upload_of(admissions_csv(600)), by=checker, name="admissions"
-    )
-    version = workspace_services.decide_columns(
-        version=version, decisions=suggested_decisions(version), by=checker
-    )
-    wait_for_status(version.synthetic_sample, {"ready"})
-    return version
+def version(worker_version):
+    return worker_version
 
 
 @pytest.fixture

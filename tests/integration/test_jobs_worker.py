@@ -16,7 +16,7 @@ import pytest
 from jobs import runtime, services, workdirs
 from jobs.models import Job
 from tests.conftest import ROOT, database_url_for_worker
-from tests.factories import admissions_csv, marked_csv, upload_of
+from tests.factories import marked_csv, upload_of
 from tests.integration.conftest import wait_for_status
 from tre.models import AuditEvent
 from workspaces import services as workspace_services
@@ -26,15 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def version(celery_worker_process, workspace, checker):
-    version = workspace_services.ingest_dataset(
-        workspace=workspace, upload=upload_of(admissions_csv(300)), by=checker, name="admissions"
-    )
-    version = workspace_services.decide_columns(
-        version=version, decisions=suggested_decisions(version), by=checker
-    )
-    wait_for_status(version.synthetic_sample, {"ready"})
-    return version
+def version(worker_version):
+    return worker_version
 
 
 @pytest.mark.parametrize("mode", [Job.Mode.DRY_RUN, Job.Mode.REAL])

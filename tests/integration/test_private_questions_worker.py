@@ -11,11 +11,8 @@ from jobs import services as job_services
 from jobs.models import Job
 from privacy import services
 from privacy.models import PrivateQuestion
-from tests.factories import admissions_csv, upload_of
 from tests.integration.conftest import wait_for_status
 from tre.demo import PRIVACY_COLUMNS
-from workspaces import services as workspace_services
-from workspaces.services.datasets import suggested_decisions
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,16 +31,9 @@ print("asked")
 
 
 @pytest.fixture
-def version(celery_worker_process, workspace, checker):
-    version = workspace_services.ingest_dataset(
-        workspace=workspace, upload=upload_of(admissions_csv(300)), by=checker, name="admissions"
-    )
-    version = workspace_services.decide_columns(
-        version=version, decisions=suggested_decisions(version), by=checker
-    )
-    wait_for_status(version.synthetic_sample, {"ready"})
-    services.set_budget(version=version, by=checker, epsilon=2, columns=PRIVACY_COLUMNS)
-    return version
+def version(worker_version, checker):
+    services.set_budget(version=worker_version, by=checker, epsilon=2, columns=PRIVACY_COLUMNS)
+    return worker_version
 
 
 def test_a_question_from_the_portal_is_answered_by_a_worker(version, researcher):
