@@ -41,8 +41,8 @@ class ApiTokenForm(forms.Form):
     scope = forms.ChoiceField(
         choices=ApiToken.Scope.choices,
         initial=ApiToken.Scope.READ,
-        help_text="Read: see workspaces, datasets, samples and jobs. Read and submit: also "
-        "submit jobs and request releases.",
+        help_text="Read: see workspaces, datasets, samples, jobs and answers. Read and submit: "
+        "also submit jobs, request releases and spend privacy budget on questions.",
     )
     days = forms.IntegerField(
         label="Expires after (days)",
