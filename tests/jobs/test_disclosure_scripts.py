@@ -4,6 +4,8 @@ Every attempt is caught by the automated checks or held for human review, and no
 can be downloaded before output checkers release it.
 """
 
+from datetime import timedelta
+
 import pytest
 
 from jobs import runtime, services
@@ -66,6 +68,13 @@ def test_each_attempt_is_caught_or_held(client, attempt, ready_version, workspac
             assert ward not in job.log
 
     client.force_login(researcher)
-    for output in outputs.values():
-        url = f"/workspaces/{workspace.slug}/jobs/{job.pk}/outputs/{output.pk}/"
+    urls = [f"/workspaces/{workspace.slug}/jobs/{job.pk}/outputs/{o.pk}/" for o in outputs.values()]
+    # Before its reveal moment the run has no outputs for anyone (jobs.channels); after
+    # it, an unreleased one is refused.
+    assert {client.get(url).status_code for url in urls} == {404}
+    earlier = timedelta(minutes=10)
+    Job.objects.filter(pk=job.pk).update(
+        created_at=job.created_at - earlier, finished_at=job.finished_at - earlier
+    )
+    for output, url in zip(outputs.values(), urls, strict=True):
         assert client.get(url).status_code == 403, output.name
