@@ -23,7 +23,7 @@ from ninja.errors import ValidationError as SchemaError
 
 from accounts import tokens
 from api.auth import ApiError, TokenAuth
-from api.routes import jobs, releases, workspaces
+from api.routes import jobs, privacy, releases, workspaces
 from jobs import services as job_services
 
 api = NinjaAPI(
@@ -70,6 +70,7 @@ api.add_decorator(record_each_use, mode="view")
 api.add_router("", workspaces.router)
 api.add_router("", jobs.router)
 api.add_router("", releases.router)
+api.add_router("", privacy.router)
 
 
 def _answer(request, status: int, detail: str, headers=None):

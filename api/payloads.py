@@ -8,13 +8,21 @@ the page's long-poll compares (`jobs.live`); a real run's outputs show their nam
 page does (`shown_name`), its verdicts through `channels.verdict_for_researcher`, and
 nothing the script wrote about them: no kind, no size, no description, and no checksum
 or link until they are released. Its log is never in it.
+
+A question asked with differential privacy is what its page shows: its answer is released
+by the mechanism as soon as it is computed, to whoever sees the workspace's datasets, with
+ε and δ as decimal strings, as the ledger keeps them.
 """
+
+from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import timezone
 
 from jobs import airlock, channels, live
 from jobs.models import Job, JobOutput, ReleaseRequest
+from privacy import services as privacy_services
+from privacy.models import PrivacyBudget, PrivateQuestion
 from tre.permissions import REVIEW_RELEASE, VIEW_DATASETS, may
 from workspaces.models import Dataset, SyntheticSample
 
@@ -148,4 +156,87 @@ def release_payload(release: ReleaseRequest, user) -> dict:
             }
             for item in release.items.select_related("output").order_by("pk")
         ],
+    }
+
+
+# --- questions answered with differential privacy ----------------------------------------
+
+
+def decimal_text(value) -> str:
+    """An ε or δ as people write it, and as the privacy pages show it: "0.5", "10",
+    "0.000001" (not 0.500000 or 1E+1). A string, so that no float rounds it."""
+    return f"{Decimal(value).normalize():f}"
+
+
+def privacy_budget_payload(budget: PrivacyBudget, user) -> dict:
+    """A dataset version's budget as its privacy page shows it to `user`: the figures,
+    what is left for them, the declared columns and every spend."""
+    now = privacy_services.standing(budget, user)
+    version = budget.version
+    return {
+        "dataset": version.dataset.name,
+        "version": version.number,
+        "epsilon": decimal_text(now.epsilon),
+        "delta": decimal_text(budget.delta),
+        "spent": decimal_text(now.spent),
+        "left": decimal_text(now.left),
+        "share": None if now.share is None else decimal_text(now.share),
+        "left_for_you": decimal_text(now.left_for_you),
+        "rows_per_person": budget.rows_per_person,
+        "columns": budget.columns,
+        "questions": [
+            question_summary(question) for question in budget.questions.select_related("asked_by")
+        ],
+    }
+
+
+def question_summary(question: PrivateQuestion) -> dict:
+    """A row of the privacy page's "Every spend"."""
+    return {
+        "id": question.pk,
+        "question": question.describe(),
+        "statistic": question.statistic,
+        "job": question.job_id,
+        "asked_by": question.asked_by.get_username(),
+        "mechanism": question.mechanism,
+        "epsilon": decimal_text(question.epsilon),
+        "delta": decimal_text(question.delta),
+        "status": question.status,
+        "status_label": question.get_status_display(),
+        "asked_at": question.asked_at,
+    }
+
+
+def question_payload(question: PrivateQuestion) -> dict:
+    """A question as its page shows it: the answer, released by differential privacy,
+    once a worker has computed it (until then, the accuracy it was asked with)."""
+    version = question.budget.version
+    answered = question.status == PrivateQuestion.Status.ANSWERED
+    return {
+        "id": question.pk,
+        "dataset": version.dataset.name,
+        "version": version.number,
+        "question": question.describe(),
+        "statistic": question.statistic,
+        "column": question.column,
+        "by": list(question.by),
+        "quantile": question.quantile,
+        "epsilon": decimal_text(question.epsilon),
+        "delta": decimal_text(question.delta),
+        "mechanism": question.mechanism,
+        "status": question.status,
+        "status_label": question.get_status_display(),
+        "reason": question.status_reason,
+        "job": question.job_id,
+        "asked_by": question.asked_by.get_username(),
+        "asked_at": question.asked_at,
+        "answered_at": question.answered_at,
+        "accuracy": question.accuracy or None,
+        "epsilon_used": question.epsilon_used,
+        "answer": (
+            {"columns": question.answer["columns"], "rows": question.answer["rows"]}
+            if answered
+            else None
+        ),
+        "released_by": "differential privacy" if answered else None,
     }

@@ -6,6 +6,7 @@ payload in `api.payloads` reaches nobody until it is declared below too.
 """
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from ninja import Schema
@@ -128,3 +129,95 @@ class ReleaseOut(Schema):
     status: str
     status_label: str
     items: list[ReleaseItemOut]
+
+
+# --- questions answered with differential privacy (api/routes/privacy.py) ---------------
+
+
+class QuestionIn(Schema):
+    """A question about one dataset version, as the portal's question form asks it."""
+
+    statistic: str = Field(description="count, sum, mean, quantile or histogram.")
+    column: str = Field("", description="The measured column; none for a count.")
+    by: list[str] = Field(
+        default_factory=list, description="Grouping columns, at most two (one for a histogram)."
+    )
+    epsilon: Decimal = Field(description="The ε to spend, such as 0.5.")
+    quantile: float | None = Field(
+        None, description="For a quantile: 0.5 (the median) if not given."
+    )
+    version: int | None = Field(None, description="The dataset's version (default: newest ready).")
+
+
+class AccuracyOut(Schema):
+    alpha: float
+    half_width: float
+    statement: str = Field(description="The accuracy in words, as the portal shows it.")
+    mechanism: str
+
+
+class AccuracyPreviewOut(Schema):
+    accuracy: AccuracyOut
+    epsilon: str = Field(description="The ε the question would spend.")
+    left_for_you: str
+    would_overspend: bool = Field(description="Asking it would be refused, nothing spent.")
+
+
+class QuestionSummary(Schema):
+    id: int
+    question: str
+    statistic: str
+    job: int | None = Field(description="The real run whose script asked it, if one did.")
+    asked_by: str
+    mechanism: str
+    epsilon: str
+    delta: str
+    status: str
+    status_label: str
+    asked_at: datetime
+
+
+class PrivacyBudgetOut(Schema):
+    dataset: str
+    version: int
+    epsilon: str = Field(description="The version's whole budget, as a decimal string.")
+    delta: str
+    spent: str
+    left: str
+    share: str | None = Field(description="Each researcher's share of ε, if the steward set one.")
+    left_for_you: str
+    rows_per_person: int
+    columns: dict[str, dict[str, Any]] = Field(
+        description="The columns questions may use, with their declared bounds or categories."
+    )
+    questions: list[QuestionSummary] = Field(description="Every spend, newest first.")
+
+
+class AnswerOut(Schema):
+    columns: list[str]
+    rows: list[list[Any]] = Field(description="Group labels as text, then the noisy value.")
+
+
+class QuestionOut(Schema):
+    id: int
+    dataset: str
+    version: int
+    question: str = Field(description='In words, e.g. "count by ward".')
+    statistic: str
+    column: str
+    by: list[str]
+    quantile: float | None
+    epsilon: str
+    delta: str
+    mechanism: str
+    status: str = Field(description="spent (being answered), answered or refunded.")
+    status_label: str
+    reason: str = Field(description="Why a question was not answered (its ε given back).")
+    job: int | None
+    asked_by: str
+    asked_at: datetime
+    answered_at: datetime | None
+    accuracy: AccuracyOut | None
+    epsilon_used: float | None = Field(description="What OpenDP's privacy map says it cost.")
+    answer: AnswerOut | None = Field(description="Once answered.")
+    released_by: Literal["differential privacy"] | None = Field(description="Once answered.")

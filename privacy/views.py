@@ -2,8 +2,6 @@
 a question (with the accuracy shown before anything is spent), the steward's budget form,
 and each answer's page."""
 
-import time
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,17 +9,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from privacy import services
+from privacy import selectors, services
 from privacy.forms import BudgetForm, QuestionForm, columns_from_post
 from privacy.models import PrivacyBudget, PrivateQuestion
 from tre.permissions import ASK_PRIVATE_QUESTIONS, MANAGE_DATASETS, VIEW_DATASETS, may
 from workspaces.models import DatasetVersion
 from workspaces.views import get_workspace_for
-
-# How long an answer's page waits for the answer before it asks again, and how often it
-# looks meanwhile (one small query each time).
-WAIT_SECONDS = 20.0
-CHECK_EVERY = 0.025
 
 
 def _version_for(request, slug, dataset_id, number, action=VIEW_DATASETS):
@@ -173,11 +166,9 @@ def question_detail(request, slug, question_id):
 def question_wait(request, slug, question_id):
     """The answer part of the page, once the question is answered or refunded, or after
     WAIT_SECONDS: a long-poll, as the job page's (jobs/live.py)."""
-    workspace, question = _question_for(request, slug, question_id)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while question.status == PrivateQuestion.Status.SPENT and time.monotonic() < deadline:
-        time.sleep(CHECK_EVERY)
-        question.refresh_from_db(fields=["status"])
+    _, question = _question_for(request, slug, question_id)
+    selectors.wait_for_answer(question)
+    # Again: the rights may have gone while it waited.
     workspace, question = _question_for(request, slug, question_id)
     return render(
         request, "privacy/includes/question_live.html", _question_context(workspace, question)

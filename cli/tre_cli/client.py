@@ -129,8 +129,9 @@ class Portal:
     def api_url(self, path: str, query: dict | None = None) -> str:
         url = f"{self.url}/api/v1/{path}"
         if query:
+            # A list is the parameter repeated (`by=ward&by=sex`), as the API reads it.
             url += "?" + urllib.parse.urlencode(
-                {key: value for key, value in query.items() if value is not None}
+                {key: value for key, value in query.items() if value is not None}, doseq=True
             )
         return url
 

@@ -44,3 +44,16 @@ class StoppedWaiting(TreError):
     """Ctrl-C while following a job: the job goes on, only the waiting stops."""
 
     exit_code = 130
+
+
+class Declined(TreError):
+    """Asked to confirm spending privacy budget, the person said no: nothing was asked."""
+
+    exit_code = 1
+
+
+class QuestionNotAnswered(TreError):
+    """The portal could not answer a question with differential privacy (its ε was given
+    back): as a job that ended without finishing."""
+
+    exit_code = 4

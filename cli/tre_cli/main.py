@@ -1,8 +1,9 @@
 """`tre`'s command line: the arguments of each command, and how it ends.
 
-Exit codes, for scripts: 0 done; 1 the portal refused (its reason on stderr); 2 a usage
-error (a wrong argument, not signed in, a file in the way); 3 the portal could not be
-reached, or a download was corrupted; 4 the job ended without finishing; 130 Ctrl-C.
+Exit codes, for scripts: 0 done; 1 the portal refused (its reason on stderr), or you
+declined to spend privacy budget; 2 a usage error (a wrong argument, not signed in, a file
+in the way); 3 the portal could not be reached, or a download was corrupted; 4 the job
+ended without finishing, or a question could not be answered; 130 Ctrl-C.
 """
 
 import argparse
@@ -10,7 +11,7 @@ import os
 import re
 import sys
 
-from tre_cli import __version__, commands
+from tre_cli import __version__, commands, questions
 from tre_cli.client import one_line
 from tre_cli.errors import TreError, UsageError
 
@@ -20,8 +21,9 @@ Sign in once with an API token made in the portal (/accounts/tokens/):
   tre login https://tre.example.org
 TRE_URL, TRE_TOKEN and TRE_WORKSPACE override the saved address and token and choose
 the workspace; TRE_CONFIG names another configuration file.
-Exit codes: 0 done, 1 refused by the portal, 2 usage error, 3 connection problem or
-corrupted download, 4 the job ended without finishing, 130 stopped with Ctrl-C.
+Exit codes: 0 done, 1 refused by the portal (or declined), 2 usage error, 3 connection
+problem or corrupted download, 4 the job (or question) ended without finishing, 130
+stopped with Ctrl-C.
 """
 
 
@@ -176,6 +178,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("job", metavar="JOB", type=int)
     download.add_argument("-o", "--output", metavar="DIR", help="where (default ./tre-job-ID/)")
+
+    ask = command(
+        "ask",
+        questions.ask,
+        "ask a question of the real data, answered at once with differential privacy: "
+        "shows its accuracy first, then spends ε of the dataset's privacy budget",
+        parents=(as_json, in_workspace),
+    )
+    ask.add_argument("dataset", metavar="DATASET")
+    ask.add_argument(
+        "statistic", metavar="STATISTIC", help="count, sum, mean, quantile or histogram"
+    )
+    ask.add_argument(
+        "column", metavar="COLUMN", nargs="?", help="the column measured (none for a count)"
+    )
+    ask.add_argument(
+        "--by", action="append", metavar="COLUMN", help="group by a column (repeat for two)"
+    )
+    ask.add_argument(
+        "--epsilon",
+        required=True,
+        metavar="E",
+        type=questions.epsilon_argument,
+        help="the ε to spend, such as 0.5: more is more accurate, and spends more",
+    )
+    ask.add_argument(
+        "--quantile", type=float, metavar="Q", help="for a quantile: 0.5, the median, by default"
+    )
+    ask.add_argument(
+        "--version", type=int, metavar="N", help="the dataset's version (default: latest ready)"
+    )
+    ask.add_argument(
+        "--yes",
+        action="store_true",
+        help="spend without asking first (needed when stdin is not a terminal)",
+    )
+    ask.add_argument("--wait", action="store_true", help="wait for the answer and print it")
+
+    answer = command(
+        "answer",
+        questions.answer,
+        "show a question asked with differential privacy and, once answered, its answer",
+        parents=(as_json, in_workspace),
+    )
+    answer.add_argument("question", metavar="QUESTION", type=int)
+    answer.add_argument("--wait", action="store_true", help="wait until it is answered")
+
+    budget = command(
+        "budget",
+        questions.budget,
+        "show a dataset version's privacy budget: what is left, the columns you may ask "
+        "about, every spend",
+        parents=(as_json, in_workspace),
+    )
+    budget.add_argument("dataset", metavar="DATASET")
+    budget.add_argument(
+        "--version", type=int, metavar="N", help="the version (default: latest ready)"
+    )
     return parser
 
 

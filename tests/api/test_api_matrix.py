@@ -11,6 +11,8 @@ from django.urls import URLResolver, get_resolver
 
 from api.main import api
 from jobs.models import Job, ReleaseRequest
+from privacy import services as privacy_services
+from privacy.models import PrivateQuestion
 from tests.api.conftest import ROOT, ApiClient, make_token
 
 PRINCIPALS = ["anonymous", "outsider", "owner", "researcher", "checker"]
@@ -24,6 +26,9 @@ W = "/workspaces/{slug}"
 J = W + "/jobs/{job_id}"
 DRY_RUN = {"script": "print(1)", "datasets": ["admissions"], "mode": "dry_run"}
 RELEASE = {"outputs": ["by_ward"], "justification": "Table 1."}
+P = W + "/datasets/{name}/privacy"
+Q = W + "/questions/{question_id}"
+QUESTION = {"statistic": "count", "by": ["ward"], "epsilon": 0.1}
 SIGN_IN = 302  # to the portal's sign-in page
 
 # name: (method, path as the OpenAPI schema writes it, body, status per principal)
@@ -41,6 +46,12 @@ MATRIX = {
     # a real run of the researcher's (the job_id here is its)
     "release_new": ("post", J + "/release", RELEASE, expect(401, 404, 403, 201, 403)),
     "release": ("get", W + "/releases/{release_id}", None, expect(401, 404, 403, 200, 200)),
+    # Differential privacy: checkers see budgets and answers, but neither preview nor ask.
+    "privacy": ("get", P, None, expect(401, 404, 403, 200, 200)),
+    "privacy_accuracy": ("get", P + "/accuracy", None, expect(401, 404, 403, 200, 403)),
+    "question_new": ("post", P + "/questions", QUESTION, expect(401, 404, 403, 201, 403)),
+    "question": ("get", Q, None, expect(401, 404, 403, 200, 200)),
+    "question_wait": ("get", Q + "/wait", None, expect(401, 404, 403, 200, 200)),
     # The portal's pages under the API's root: a token opens neither.
     "openapi-view": ("get", "/docs", None, expect(*[SIGN_IN] * 5)),
     "openapi-json": ("get", "/openapi.json", None, expect(*[SIGN_IN] * 5)),
@@ -99,12 +110,18 @@ def test_api_matrix(
         ctx["job_id"] = request.getfixturevalue("real_job").pk
     if "{release_id}" in path:
         ctx["release_id"] = request.getfixturevalue("release_request").pk
+    if "/privacy" in path or "{question_id}" in path:
+        budget = request.getfixturevalue("privacy_budget")
+    if "{question_id}" in path:
+        ctx["question_id"] = answered_question(budget, request.getfixturevalue("researcher")).pk
+    if name == "privacy_accuracy":
+        path += "?statistic=count&by=ward&epsilon=0.5"
     client = (
         ApiClient()
         if principal == "anonymous"
         else ApiClient(make_token(request.getfixturevalue(principal)))
     )
-    before = (Job.objects.count(), ReleaseRequest.objects.count())
+    before = made()
 
     with django_capture_on_commit_callbacks():  # no task or e-mail is sent
         url = ROOT + path.format(**ctx)
@@ -116,4 +133,20 @@ def test_api_matrix(
     if response.status_code >= 400:
         assert set(response.json()) == {"detail"}
     if method == "post" and response.status_code != 201:
-        assert (Job.objects.count(), ReleaseRequest.objects.count()) == before
+        assert made() == before
+
+
+def made():
+    """What a refused POST must not have made: jobs, release requests, spends."""
+    return (Job.objects.count(), ReleaseRequest.objects.count(), PrivateQuestion.objects.count())
+
+
+def answered_question(budget, researcher):
+    """A question of the researcher's, answered in-process (no worker: the test's
+    on_commit callbacks never run), so that /wait answers at once."""
+    question = privacy_services.ask_question(
+        version=budget.version,
+        by=researcher,
+        question=privacy_services.question_of(statistic="count", epsilon="0.1", by=["ward"]),
+    )
+    return privacy_services.answer_question(question_id=question.pk)

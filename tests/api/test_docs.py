@@ -42,6 +42,11 @@ def test_the_schema_lists_every_route_with_bearer_auth(client, researcher):
         "/api/v1/workspaces/{slug}/jobs/{job_id}/outputs/{output_id}",
         "/api/v1/workspaces/{slug}/jobs/{job_id}/release",
         "/api/v1/workspaces/{slug}/releases/{release_id}",
+        "/api/v1/workspaces/{slug}/datasets/{name}/privacy",
+        "/api/v1/workspaces/{slug}/datasets/{name}/privacy/accuracy",
+        "/api/v1/workspaces/{slug}/datasets/{name}/privacy/questions",
+        "/api/v1/workspaces/{slug}/questions/{question_id}",
+        "/api/v1/workspaces/{slug}/questions/{question_id}/wait",
     }
     assert schema["components"]["securitySchemes"]["TokenAuth"] == {
         "type": "http",

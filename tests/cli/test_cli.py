@@ -76,6 +76,7 @@ class Received:
     query: dict
     headers: dict
     body: object
+    raw_query: str = ""  # as sent: a repeated parameter is in it twice
 
 
 class FakePortal:
@@ -120,6 +121,7 @@ class _PortalHandler(BaseHTTPRequestHandler):
                 query=dict(parse_qsl(parts.query)),
                 headers={name.lower(): value for name, value in self.headers.items()},
                 body=json.loads(raw) if raw else None,
+                raw_query=parts.query,
             )
         )
         if reply.drop:
@@ -459,6 +461,10 @@ def test_a_dropped_post_is_not_sent_again(tre, portal, signed_in, workdir):
         ["run", "analysis.py", "--dataset", "admissions@latest", "--dry"],
         ["status", "twelve"],
         ["release", "12", "--output", "by_ward"],  # no --why
+        ["ask", "admissions", "count", "--by", "ward"],  # no --epsilon
+        ["ask", "admissions", "count", "--epsilon", "a lot", "--yes"],
+        ["ask", "admissions", "count", "--epsilon", "-1", "--yes"],
+        ["answer", "seven"],
     ],
 )
 def test_usage_errors_are_one_line_and_exit_code_2(tre, portal, signed_in, workdir, args):
@@ -848,3 +854,283 @@ def test_a_file_name_from_the_portal_cannot_leave_the_directory(tre, portal, sig
     assert result.returncode == 0, result.stderr
     assert [path.name for path in (workdir / "out").iterdir()] == ["bashrc"]
     assert not (workdir / ".bashrc").exists()
+
+
+# --- questions with differential privacy ----------------------------------------------------
+
+
+PRIVACY = "/api/v1/workspaces/cardiac/datasets/admissions/privacy"
+QUESTION = "/api/v1/workspaces/cardiac/questions/7"
+COUNT_STATEMENT = "Each count is within ±7 of the true count, 95 times in 100."
+ACCURACY = {
+    "alpha": 0.05,
+    "half_width": 6.43,
+    "statement": COUNT_STATEMENT,
+    "mechanism": "discrete Laplace (OpenDP make_count_by_categories + then_laplace)",
+}
+PREVIEW = {"accuracy": ACCURACY, "epsilon": "0.5", "left_for_you": "4.5", "would_overspend": False}
+OVERSPENT = (
+    "This needs ε 0.5, and ε 0.25 is left of admissions v1's budget of ε 5. Nothing was spent."
+)
+
+
+def question(**changes) -> dict:
+    """A question as the contract shows it, being answered."""
+    return {
+        "id": 7,
+        "dataset": "admissions",
+        "version": 1,
+        "question": "count by ward",
+        "statistic": "count",
+        "column": "",
+        "by": ["ward"],
+        "quantile": None,
+        "epsilon": "0.5",
+        "delta": "0",
+        "mechanism": ACCURACY["mechanism"],
+        "status": "spent",
+        "status_label": "Spent, being answered",
+        "reason": "",
+        "job": None,
+        "asked_by": "rae",
+        "asked_at": "2026-01-05T10:00:00Z",
+        "answered_at": None,
+        "accuracy": ACCURACY,
+        "epsilon_used": None,
+        "answer": None,
+        "released_by": None,
+        **changes,
+    }
+
+
+ANSWERED = question(
+    status="answered",
+    status_label="Answered",
+    answered_at="2026-01-05T10:00:01Z",
+    epsilon_used=0.5,
+    answer={
+        "columns": ["ward", "count"],
+        "rows": [["cardiology", 14], ["oncology", -1], ["(other)", 2]],
+    },
+    released_by="differential privacy",
+)
+
+
+@pytest.fixture
+def privacy_portal(portal):
+    portal.on("GET", PRIVACY + "/accuracy", Reply(json=PREVIEW))
+    portal.on("POST", PRIVACY + "/questions", Reply(status=201, json=question()))
+    portal.on("GET", QUESTION + "/wait", Reply(json=ANSWERED))
+    return portal
+
+
+def test_ask_shows_the_accuracy_and_spends_nothing_off_a_terminal_without_yes(
+    tre, privacy_portal, signed_in
+):
+    result = tre("ask", "admissions", "count", "--by", "ward", "--epsilon", "0.5", "--wait")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    preview, refusal_line = result.stderr.splitlines()
+    assert preview == f"tre: {COUNT_STATEMENT} This spends ε 0.5 of the ε 4.5 left for you."
+    assert refusal_line == (
+        "tre: not asked: spending ε 0.5 needs --yes when stdin is not a terminal"
+    )
+    (previewed,) = privacy_portal.asked("GET", PRIVACY + "/accuracy")
+    assert previewed.query == {"statistic": "count", "by": "ward", "epsilon": "0.5"}
+    assert privacy_portal.asked("POST", PRIVACY + "/questions") == []
+
+
+def test_ask_with_yes_and_wait_prints_the_answer_as_a_table(tre, privacy_portal, signed_in):
+    result = tre(
+        "ask", "admissions", "mean", "length_of_stay", "--by", "ward", "--by", "readmitted",
+        "--epsilon", "0.5", "--version", "1", "--yes", "--wait",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    (previewed,) = privacy_portal.asked("GET", PRIVACY + "/accuracy")
+    assert previewed.raw_query == (
+        "statistic=mean&column=length_of_stay&by=ward&by=readmitted&epsilon=0.5&version=1"
+    )
+    (asked,) = privacy_portal.asked("POST", PRIVACY + "/questions")
+    assert asked.body == {
+        "statistic": "mean",
+        "column": "length_of_stay",
+        "by": ["ward", "readmitted"],
+        "epsilon": "0.5",
+        "version": 1,
+    }
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Question 7: count by ward of admissions v1: Answered"
+    assert lines[1] == "Released by differential privacy:"
+    assert [line.split() for line in lines[2:6]] == [
+        ["ward", "count"],
+        ["cardiology", "14"],
+        ["oncology", "-1"],
+        ["(other)", "2"],
+    ]
+    assert f"Accuracy: {COUNT_STATEMENT}" in lines
+    assert "ε 0.5 spent (OpenDP's privacy map: 0.5)" in result.stdout
+    assert "tre: asked question 7 (ε 0.5 spent): waiting" in result.stderr
+
+
+def test_ask_as_json_prints_the_answered_question(tre, privacy_portal, signed_in):
+    result = tre("ask", "admissions", "count", "--by", "ward", "--epsilon", "0.5", "--yes",
+                 "--wait", "--json")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ANSWERED
+
+
+def test_ask_without_wait_says_how_to_see_the_answer(tre, privacy_portal, signed_in):
+    result = tre("ask", "admissions", "count", "--epsilon", "0.5", "--yes", "-w", "cardiac")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Asked question 7: count by ward of admissions v1, ε 0.5 spent; Spent, being answered.",
+        "See its answer with: tre answer 7 --workspace cardiac --wait",
+    ]
+    assert privacy_portal.asked("GET", QUESTION + "/wait") == []
+
+
+def test_an_over_budget_question_is_one_line_and_exit_code_1(tre, privacy_portal, signed_in):
+    privacy_portal.on("POST", PRIVACY + "/questions", refusal(400, OVERSPENT))
+
+    result = tre("ask", "admissions", "count", "--epsilon", "0.5", "--yes", "--wait")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert error_line(result) == f"tre: the server says: {OVERSPENT}"
+    assert privacy_portal.asked("GET", QUESTION + "/wait") == []
+
+
+def test_a_question_the_preview_says_would_overspend_is_not_asked(tre, privacy_portal, signed_in):
+    privacy_portal.on(
+        "GET",
+        PRIVACY + "/accuracy",
+        Reply(json={**PREVIEW, "epsilon": "5", "left_for_you": "4.5", "would_overspend": True}),
+    )
+
+    result = tre("ask", "admissions", "count", "--epsilon", "5", "--yes")
+
+    assert result.returncode == 1
+    assert error_line(result) == (
+        "tre: this needs ε 5, and ε 4.5 is left for you of the privacy budget of admissions: "
+        "nothing was asked, nothing spent"
+    )
+    assert privacy_portal.asked("POST", PRIVACY + "/questions") == []
+
+
+def ask_at_a_terminal(home, workdir, typed: str):
+    """`tre ask` with stdin a terminal (a pseudo-terminal), answering its question."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tre_cli", "ask", "admissions", "count", "--epsilon", "0.5"],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_environment(home, {}), cwd=workdir,
+        )  # fmt: skip
+        os.write(controller, typed.encode())
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize(("typed", "exit_code", "posts"), [("y\n", 0, 1), ("\n", 1, 0)])
+def test_at_a_terminal_ask_spends_only_once_the_person_agrees(
+    privacy_portal, signed_in, home, workdir, typed, exit_code, posts
+):
+    exit_code_seen, stdout, stderr = ask_at_a_terminal(home, workdir, typed)
+
+    assert exit_code_seen == exit_code, stderr
+    assert "Spend ε 0.5 on this question? [y/N] " in stderr
+    assert len(privacy_portal.asked("POST", PRIVACY + "/questions")) == posts
+    if not posts:
+        assert stderr.splitlines()[-1].endswith("tre: nothing asked, nothing spent")
+        assert stdout == ""
+
+
+def test_answer_of_a_question_not_answered_exits_4(tre, portal, signed_in):
+    refunded = question(
+        status="refunded",
+        status_label="Not answered: nothing spent",
+        reason="The platform could not answer this question. Nothing was spent.",
+    )
+    portal.on("GET", QUESTION, Reply(json=refunded))
+
+    result = tre("answer", "7")
+
+    assert result.returncode == 4
+    assert "Question 7: count by ward of admissions v1: Not answered: nothing spent" in (
+        result.stdout
+    )
+    assert error_line(result) == (
+        "tre: question 7 was not answered: The platform could not answer this question. "
+        "Nothing was spent."
+    )
+
+
+BUDGET = {
+    "dataset": "admissions",
+    "version": 1,
+    "epsilon": "5",
+    "delta": "0",
+    "spent": "0.5",
+    "left": "4.5",
+    "share": "1",
+    "left_for_you": "0.5",
+    "rows_per_person": 1,
+    "columns": {
+        "age": {"kind": "numeric", "lower": 0.0, "upper": 120.0, "bins": 12},
+        "ward": {"kind": "categorical", "categories": ["cardiology", "oncology"]},
+    },
+    "questions": [
+        {
+            "id": 7,
+            "question": "count by ward",
+            "statistic": "count",
+            "job": None,
+            "asked_by": "rae",
+            "mechanism": ACCURACY["mechanism"],
+            "epsilon": "0.5",
+            "delta": "0",
+            "status": "answered",
+            "status_label": "Answered",
+            "asked_at": "2026-01-05T10:00:00Z",
+        }
+    ],
+}
+
+
+def test_budget_shows_what_is_left_the_columns_and_every_spend(tre, portal, signed_in):
+    portal.on("GET", PRIVACY, Reply(json=BUDGET))
+
+    result = tre("budget", "admissions", "--version", "1")
+    as_json = tre("budget", "admissions", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert portal.asked("GET", PRIVACY)[0].query == {"version": "1"}
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "admissions v1: privacy budget ε 5",
+        "  spent ε 0.5, left ε 4.5; left for you ε 0.5 (your share: ε 1)",
+        "  δ 0; at most 1 row per person",
+    ]
+    assert "  age   numbers from 0 to 120 (values beyond are clamped), 12 bins" in lines
+    assert '  ward  categories: cardiology, oncology (anything else counts as "(other)")' in lines
+    heading, row = lines[-2:]
+    assert heading.split() == ["ID", "QUESTION", "BY", "ε", "STATUS", "ASKED"]
+    assert row.split() == ["7", "count", "by", "ward", "rae", "0.5", "Answered",
+                           "2026-01-05T10:00:00Z"]  # fmt: skip
+    assert json.loads(as_json.stdout) == BUDGET
+
+
+def test_budget_of_a_version_without_one_is_the_portals_one_line(tre, portal, signed_in):
+    detail = "admissions v1 has no privacy budget: a data steward sets one."
+    portal.on("GET", PRIVACY, refusal(404, detail))
+
+    assert_one_line_error(tre("budget", "admissions"), 1, f"tre: the server says: {detail}")

@@ -17,8 +17,10 @@ import pytest
 from accounts import tokens
 from jobs import airlock
 from jobs.models import JobOutput, ReleaseRequest
+from privacy import services as privacy_services
 from tests.conftest import ROOT
 from tests.factories import MembershipFactory, UserFactory
+from tre.demo import PRIVACY_COLUMNS
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -98,3 +100,35 @@ def test_the_whole_journey_from_the_terminal(
     table = (tmp_path / "released" / "by_ward.csv").read_bytes()
     stored = JobOutput.objects.get(job_id=job_id, name="by_ward")
     assert hashlib.sha256(table).hexdigest() == stored.sha256
+
+
+def test_a_question_with_differential_privacy_from_the_terminal(
+    tre, live_server, version, researcher, checker
+):
+    privacy_services.set_budget(version=version, by=checker, epsilon=2, columns=PRIVACY_COLUMNS)
+    _, plaintext = tokens.create_token(
+        user=researcher, by=researcher, name="laptop", scope="submit", days=30
+    )
+    tre("login", live_server.url, "--token", plaintext)
+
+    # Off a terminal, nothing is spent without --yes.
+    refused = tre("ask", "admissions", "count", "--by", "ward", "--epsilon", "0.5", expect=2)
+    assert "needs --yes" in refused.stderr
+    assert json.loads(tre("budget", "admissions", "--json").stdout)["spent"] == "0"
+
+    asked = tre(
+        "ask", "admissions", "count", "--by", "ward", "--epsilon", "0.5", "--yes", "--wait",
+        "--json",
+    )  # fmt: skip
+    answered = json.loads(asked.stdout)
+    assert "This spends ε 0.5 of the ε 2 left for you." in asked.stderr
+    assert (answered["status"], answered["released_by"]) == ("answered", "differential privacy")
+    wards = PRIVACY_COLUMNS["ward"]["categories"]
+    assert [row[0] for row in answered["answer"]["rows"]] == [*wards, "(other)"]
+
+    budget = json.loads(tre("budget", "admissions", "--json").stdout)
+    assert (budget["spent"], budget["left"], budget["left_for_you"]) == ("0.5", "1.5", "1.5")
+    assert [spend["id"] for spend in budget["questions"]] == [answered["id"]]
+    table = tre("answer", str(answered["id"])).stdout
+    assert "Released by differential privacy:" in table
+    assert "cardiology" in table
