@@ -68,17 +68,18 @@ def real_job(ready_version, researcher):
 
 @pytest.fixture
 def unrevealed_real_job(ready_version, researcher):
-    """A real run that has ended but is not shown as ended yet (its reveal moment, 30 s
-    after submission, is a few seconds away), with an output stored."""
+    """A real run that has ended but is not shown as ended yet (its reveal moment, 2 min
+    after submission, is almost a minute away: however slow the test), with an output
+    stored."""
     from jobs.models import Job
 
     job = finished_real_job(ready_version, researcher)
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
-        created_at=now - timedelta(seconds=25),
-        started_at=now - timedelta(seconds=24),
+        created_at=now - timedelta(seconds=65),
+        started_at=now - timedelta(seconds=64),
         finished_at=now - timedelta(seconds=2),
-        wall_seconds=22.0,
+        wall_seconds=62.0,
         exit_code=0,
     )
     job_output(job, "by_ward", label="by_ward")

@@ -105,12 +105,18 @@ def test_a_real_run_not_yet_shown_as_ended_shows_no_outputs_stored_or_not(
     """Ended a moment ago, before its first reveal moment: its output's URL answers as a
     made-up one does, and the release form has nothing to list (either difference would
     tell when the run really ended)."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
+    from jobs.models import Job
     from tests.factories import finished_real_job, job_output
 
-    job = finished_real_job(ready_version, researcher, finished_at=timezone.now())
+    job = finished_real_job(ready_version, researcher)
     output = job_output(job, "by_ward")
+    # Submitted and ended "now", as far as its reveal moment goes, however slow this test.
+    later = timezone.now() + timedelta(minutes=10)
+    Job.objects.filter(pk=job.pk).update(created_at=later, finished_at=later)
     client.force_login(researcher)
     base = f"/workspaces/{job.workspace.slug}/jobs/{job.pk}"
     stored = client.get(f"{base}/outputs/{output.pk}/")
