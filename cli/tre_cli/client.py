@@ -41,8 +41,9 @@ USER_AGENT = f"tre-cli/{__version__}"
 Answer = TypeVar("Answer")
 
 
-class _HTTPConnection(http.client.HTTPConnection):
-    """A connection that connects within its `timeout`, then reads within `read_timeout`."""
+class _ReadTimeout:
+    """A connection that connects within its `timeout` (for HTTPS, the TLS handshake
+    included), then reads within `read_timeout`."""
 
     def __init__(self, *args, read_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
@@ -53,16 +54,12 @@ class _HTTPConnection(http.client.HTTPConnection):
         self.sock.settimeout(self.read_timeout)
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    """As `_HTTPConnection`, with the TLS handshake counted as part of connecting."""
+class _HTTPConnection(_ReadTimeout, http.client.HTTPConnection):
+    pass
 
-    def __init__(self, *args, read_timeout: float, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.read_timeout = read_timeout
 
-    def connect(self):
-        super().connect()
-        self.sock.settimeout(self.read_timeout)
+class _HTTPSConnection(_ReadTimeout, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
