@@ -146,3 +146,17 @@ def test_the_version_page_names_its_budget(client, researcher, privacy_budget):
     page = client.get(privacy_url(version).removesuffix("privacy/")).content.decode()
     assert "(ε 1 for this version)" in page
     assert privacy_url(version) in page
+
+
+def test_run_again_says_a_real_runs_questions_spend_again(
+    client, researcher, privacy_budget, queued_questions
+):
+    from tests.factories import finished_real_job
+
+    job = finished_real_job(privacy_budget.version, researcher)
+    services.ask_question(
+        version=privacy_budget.version, by=researcher, question=count_by_ward(), job=job
+    )
+    client.force_login(researcher)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "asks its 1 question with differential privacy again, and spends its ε again" in page
