@@ -53,7 +53,10 @@ def fresh_code(user) -> str:
     app = totp_of(user)
     while True:
         now = time.time()
-        for offset in (0, -30, 30):
+        # The next step's code before the last one's: it stays accepted for up to a
+        # minute, the last one's for what is left of this step (a browser test's second
+        # sign-in, half a minute after its first, failed when a step ended meanwhile).
+        for offset in (0, 30, -30):
             code = app.at(now + offset)
             if (app.secret, code) not in _spent:
                 _spent.add((app.secret, code))
