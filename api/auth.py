@@ -7,7 +7,7 @@ token, and no page of another site can ride on its cookie (there is nothing for 
 protect). The token's user is the one every permission check of the route asks about.
 """
 
-from ninja.security import HttpBearer
+from ninja.security.http import HttpAuthBase
 
 from accounts import tokens
 
@@ -30,8 +30,13 @@ def _refusal(error: tokens.TokenError) -> ApiError:
     return ApiError(error.status, error.detail, headers=headers)
 
 
-class TokenAuth(HttpBearer):
-    """`Authorization: Bearer tre_...` (the OpenAPI schema shows it as HTTP bearer)."""
+class TokenAuth(HttpAuthBase):
+    """`Authorization: Bearer tre_...` (the OpenAPI schema shows it as HTTP bearer).
+
+    Not ninja's HttpBearer, which answers a missing or malformed header with its own
+    bare 401: `accounts.tokens.authenticate` reads the header itself and says why."""
+
+    openapi_scheme = "bearer"
 
     def __call__(self, request):
         try:
@@ -47,6 +52,3 @@ class TokenAuth(HttpBearer):
         except tokens.TokenError as error:
             raise _refusal(error) from None
         return token
-
-    def authenticate(self, request, token):  # pragma: no cover (__call__ does it all)
-        raise NotImplementedError
