@@ -11,8 +11,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from jobs.models import Job
-from tre.permissions import VIEW_JOBS, VIEW_WORKSPACE, authorize, may
-from workspaces.models import Workspace
+from tre.permissions import VIEW_DATASETS, VIEW_JOBS, VIEW_WORKSPACE, authorize, may
+from workspaces.models import Dataset, DatasetVersion, Workspace
 
 
 def workspace_for(user, slug: str, action: str = VIEW_WORKSPACE) -> Workspace:
@@ -26,3 +26,16 @@ def workspace_for(user, slug: str, action: str = VIEW_WORKSPACE) -> Workspace:
 def job_for(user, slug: str, job_id: int, action: str = VIEW_JOBS) -> tuple[Workspace, Job]:
     workspace = workspace_for(user, slug, action)
     return workspace, get_object_or_404(Job, pk=job_id, workspace=workspace)
+
+
+def version_for(user, workspace: Workspace, name: str, number: int | None) -> DatasetVersion:
+    """The dataset's version `number` (its newest ready one if None), if this user may
+    see it; else a 404, as for a dataset that is not there."""
+    dataset = get_object_or_404(Dataset, workspace=workspace, name=name, erased_at=None)
+    if number is None:
+        version = dataset.current_version()
+    else:
+        version = dataset.versions.filter(number=number).first()
+    if version is None or not may(user, VIEW_DATASETS, version):
+        raise Http404
+    return version

@@ -102,6 +102,29 @@ def answers(port: int) -> bool:
     return False
 
 
+def throwaway_project(stack: contextlib.ExitStack, *, prefix: str) -> str:
+    """Django set up on a throwaway data directory and database (or DATABASE_URL) and an
+    embedded Redis (or REDIS_URL) stopped with `stack`, migrated; the data directory."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    # Playwright's sync API runs an event loop in this thread, beside the ORM's calls.
+    os.environ.update(
+        TRE_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="tre.settings", DJANGO_ALLOW_ASYNC_UNSAFE="1"
+    )
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_dir}/bench.sqlite3")
+    sys.path.insert(0, str(ROOT))
+    from tre.embedded_redis import embedded_redis
+
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = stack.enter_context(embedded_redis())
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return data_dir
+
+
 def start_portal_and_worker(stack: contextlib.ExitStack, data_dir: str) -> int:
     """The portal under runserver (threaded, as `dev.py demo` runs it) and a Celery
     worker with two pool processes on every queue, stopped with `stack`; the port."""
@@ -187,25 +210,10 @@ def main():
     parser.add_argument("--pause", type=float, default=5.0, help="seconds on the form first")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="tre-bench-click-")
-    # Playwright's sync API runs an event loop in this thread, beside the ORM's calls.
-    os.environ.update(
-        TRE_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="tre.settings", DJANGO_ALLOW_ASYNC_UNSAFE="1"
-    )
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_dir}/bench.sqlite3")
-    sys.path.insert(0, str(ROOT))
-    from tre.embedded_redis import embedded_redis
-
     with contextlib.ExitStack() as stack:
-        if not os.environ.get("REDIS_URL"):
-            os.environ["REDIS_URL"] = stack.enter_context(embedded_redis())
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+        data_dir = throwaway_project(stack, prefix="tre-bench-click-")
         from playwright.sync_api import sync_playwright
 
-        call_command("migrate", verbosity=0)
         researcher = setup()
         port = start_portal_and_worker(stack, data_dir)
         context = browser_context(stack, sync_playwright, port)

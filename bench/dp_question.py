@@ -15,15 +15,13 @@ runserver. Target (issue 13): under 1 s for 1,000,000 rows.
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
 import pandas as pd
-from click_to_result import ROOT, browser_context, sign_in, start_portal_and_worker
+from click_to_result import browser_context, sign_in, start_portal_and_worker, throwaway_project
 
 ANSWER = '[data-testid="answer"] tbody tr'
 NOTE_WHEN_SEEN = """
@@ -110,24 +108,10 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="tre-bench-dp-")
-    os.environ.update(
-        TRE_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="tre.settings", DJANGO_ALLOW_ASYNC_UNSAFE="1"
-    )
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_dir}/bench.sqlite3")
-    sys.path.insert(0, str(ROOT))
-    from tre.embedded_redis import embedded_redis
-
     with contextlib.ExitStack() as stack:
-        if not os.environ.get("REDIS_URL"):
-            os.environ["REDIS_URL"] = stack.enter_context(embedded_redis())
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+        data_dir = throwaway_project(stack, prefix="tre-bench-dp-")
         from playwright.sync_api import sync_playwright
 
-        call_command("migrate", verbosity=0)
         researcher, version = setup(args.rows)
         port = start_portal_and_worker(stack, data_dir)
         from workspaces.models import SyntheticSample

@@ -21,12 +21,10 @@ class QuestionForm(forms.Form):
 
     def __init__(self, *args, columns: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        numeric = [(name, name) for name, rule in columns.items() if rule["kind"] == "numeric"]
         every = [(name, name) for name in columns]
         self.fields["column"].choices = [("", "(none: a count)"), *every]
         self.fields["by_first"].choices = [("", "(no groups)"), *every]
         self.fields["by_second"].choices = [("", "(no second group)"), *every]
-        self.numeric_columns = [name for name, _ in numeric]
 
     def question_fields(self) -> dict:
         data = self.cleaned_data

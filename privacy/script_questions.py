@@ -77,9 +77,14 @@ def practise(job, output: Path) -> list[dict]:
     it can't be asked. Never raises: a question that trips the code says so."""
     from workspaces.models import SyntheticSample
 
-    versions = {version.dataset.name: version for version in job.dataset_versions.all()}
+    asked_questions = read_asked(output)
+    if not asked_questions:
+        return []  # most dry runs: no query on their way to the page
+    versions = {
+        version.dataset.name: version for version in job.dataset_versions.select_related("dataset")
+    }
     recorded = []
-    for asked in read_asked(output):
+    for asked in asked_questions:
         entry = dict(asked)
         try:
             version = versions.get(asked["dataset"])

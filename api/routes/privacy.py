@@ -10,39 +10,23 @@ nothing, so a read token may ask for it, as the scope rule by method already say
 """
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
 from api import payloads
-from api.access import workspace_for
+from api.access import version_for, workspace_for
 from api.auth import ApiError
 from api.schemas import AccuracyPreviewOut, Error, PrivacyBudgetOut, QuestionIn, QuestionOut
 from privacy import selectors as privacy_selectors
 from privacy import services
 from privacy.models import PrivacyBudget, PrivateQuestion
-from tre.permissions import ASK_PRIVATE_QUESTIONS, VIEW_DATASETS, may
-from workspaces.models import Dataset, DatasetVersion
+from tre.permissions import ASK_PRIVATE_QUESTIONS, VIEW_DATASETS
+from workspaces.models import DatasetVersion
 
 router = Router(tags=["privacy"])
 
 PRIVACY = "/workspaces/{slug}/datasets/{name}/privacy"
 QUESTION = "/workspaces/{slug}/questions/{int:question_id}"
-
-
-# As the answer's page: how long /wait holds for the answer, and how often it looks (one
-# small query each time).
-def _version(user, workspace, name: str, number: int | None) -> DatasetVersion:
-    """The dataset's version `number` (its newest ready one if None), if this user may
-    see it; else a 404, as for a dataset that is not there."""
-    dataset = get_object_or_404(Dataset, workspace=workspace, name=name, erased_at=None)
-    if number is None:
-        version = dataset.current_version()
-    else:
-        version = dataset.versions.filter(number=number).first()
-    if version is None or not may(user, VIEW_DATASETS, version):
-        raise Http404
-    return version
 
 
 def _budget(version: DatasetVersion) -> PrivacyBudget:
@@ -69,7 +53,7 @@ def privacy_budget(request, slug: str, name: str, version: int | None = None):
     is spent and left, what is left for you, the declared columns and every spend."""
     user = request.auth.user
     workspace = workspace_for(user, slug, VIEW_DATASETS)
-    budget = _budget(_version(user, workspace, name, version))
+    budget = _budget(version_for(user, workspace, name, version))
     return payloads.privacy_budget_payload(budget, user)
 
 
@@ -83,7 +67,7 @@ def privacy_accuracy(request, slug: str, name: str, asked: Query[QuestionIn]):
     spent (nothing is). `by` is repeated for two groups: `?by=ward&by=sex`."""
     user = request.auth.user
     workspace = workspace_for(user, slug, ASK_PRIVATE_QUESTIONS)
-    budget = _budget(_version(user, workspace, name, asked.version))
+    budget = _budget(version_for(user, workspace, name, asked.version))
     question = _question(asked)
     accuracy = services.check_question(budget, question)
     epsilon = services.as_epsilon(question.epsilon)
@@ -112,7 +96,7 @@ def question_new(request, slug: str, name: str, body: QuestionIn):
     nothing is spent."""
     user = request.auth.user
     workspace = workspace_for(user, slug, ASK_PRIVATE_QUESTIONS)
-    version = _version(user, workspace, name, body.version)
+    version = version_for(user, workspace, name, body.version)
     _budget(version)  # a 404 like the others' when there is none
     question = services.ask_question(version=version, by=user, question=_question(body))
     return Status(201, payloads.question_payload(question))

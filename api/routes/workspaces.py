@@ -1,15 +1,14 @@
 """Who the token is, the workspaces it reaches, their datasets and synthetic samples."""
 
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from ninja import Router
 
 from api import payloads
-from api.access import workspace_for
+from api.access import version_for, workspace_for
 from api.schemas import DatasetOut, Me, WorkspaceOut
-from tre.permissions import VIEW_DATASETS, may
+from tre.permissions import VIEW_DATASETS
 from workspaces import downloads, selectors
-from workspaces.models import Dataset, DatasetVersion, Membership, SyntheticSample
+from workspaces.models import Membership, SyntheticSample
 
 router = Router(tags=["workspaces"])
 
@@ -56,13 +55,7 @@ def sample(request, slug: str, name: str, version: int | None = None):
     as the portal's download makes it: spreadsheet-safe CSV (tre.files)."""
     user = request.auth.user
     workspace = workspace_for(user, slug, VIEW_DATASETS)
-    dataset = get_object_or_404(Dataset, workspace=workspace, name=name, erased_at=None)
-    if version is None:
-        chosen = dataset.current_version()
-    else:
-        chosen = DatasetVersion.objects.filter(dataset=dataset, number=version).first()
-    if chosen is None or not may(user, VIEW_DATASETS, chosen):
-        raise Http404
+    chosen = version_for(user, workspace, name, version)
     synthetic = get_object_or_404(
         SyntheticSample, version=chosen, status=SyntheticSample.Status.READY
     )
